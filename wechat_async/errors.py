@@ -4,6 +4,21 @@ Every exception the SDK raises on purpose derives from :class:`WeChatError`, so
 ``except WeChatError`` catches all of them and nothing else::
 
     WeChatError
+     ├── APIError                    WeChat answered with errcode != 0: .errcode .errmsg .path
+     │    ├── InvalidTokenError              40001 40014 42001 42009
+     │    ├── InvalidCredentialError         40013 40091 40125 40243 (+ 40001 from token endpoints)
+     │    ├── PermissionDeniedError          48001 60011 61007
+     │    │    └── IPNotAllowedError                 40164 60020 61004
+     │    ├── RateLimitError                 45009 45011 45033
+     │    ├── SystemBusyError                -1
+     │    └── InvalidParameterError          40003 40033 40035 44002 47001
+     ├── TransportError              no usable answer came back for the request
+     │    ├── ConnectError                   refused, DNS or TLS failure, connect timeout
+     │    ├── RequestTimeoutError            sent, but no answer in time (or deadline spent)
+     │    ├── HTTPStatusError                a non-2xx status: .status_code
+     │    └── InvalidResponseError           the body is not a JSON object
+     ├── TokenUnavailableError       no access token within the bounded wait
+     ├── ConfigurationError          unusable settings or arguments (also a ValueError)
      └── CryptoError                 callback signing and encryption (wechat_async.crypto)
           ├── InvalidSignatureError          -40001
           ├── MessageParseError              -40002
@@ -17,16 +32,245 @@ Every exception the SDK raises on purpose derives from :class:`WeChatError`, so
           │    └── MessageTooLargeError
           └── DecodeBase64Error              -40010
 
+Official Accounts (api.weixin.qq.com) and WeCom (qyapi.weixin.qq.com) share
+most global codes; where they differ the class covers both meanings:
+
+* 40001 is "invalid credential" on both: a stale or wrong access token on an
+  ordinary call, a wrong AppSecret / corpsecret at a token endpoint. So
+  :func:`api_error_for` maps it to :class:`InvalidCredentialError` for the
+  token endpoints and to :class:`InvalidTokenError` everywhere else.
+* 40091 is WeCom's "secret from another corp" and Open Platform's "invalid
+  component ticket": either way the inputs for getting a token are wrong.
+* 42009 is WeCom's expired suite_access_token.
+* 45033 is WeCom's concurrency limit (kf/sync_msg answers it under load).
+
+Any other errcode is raised as a plain :class:`APIError`.
+
 The crypto branch is defined in :mod:`wechat_async.crypto` (it stays importable
 without the HTTP stack); its classes are re-exported from ``wechat_async``.
+
+Messages and reprs carry API paths, codes and status numbers, never a query
+string, so no access token or secret can reach a log through an exception.
 
 This module must stay free of I/O imports: :mod:`wechat_async.crypto` builds on it.
 """
 
 from __future__ import annotations
 
-__all__ = ["WeChatError"]
+from types import MappingProxyType
+from typing import ClassVar, Final
+
+__all__ = [
+    "APIError",
+    "ConfigurationError",
+    "ConnectError",
+    "HTTPStatusError",
+    "IPNotAllowedError",
+    "InvalidCredentialError",
+    "InvalidParameterError",
+    "InvalidResponseError",
+    "InvalidTokenError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "SystemBusyError",
+    "TokenUnavailableError",
+    "TransportError",
+    "WeChatError",
+    "api_error_for",
+]
 
 
 class WeChatError(Exception):
     """Base class of every exception that wechat_async raises on purpose."""
+
+
+def _bare_path(path: str) -> str:
+    # The query string is where WeChat wants access_token and secret; cut it off
+    # whatever a caller passed, so an exception can never carry it.
+    return path.split("?", 1)[0].split("#", 1)[0].lstrip("/")
+
+
+class APIError(WeChatError):
+    """WeChat answered a call with a non-zero ``errcode``.
+
+    ``path`` is the API path (``cgi-bin/kf/send_msg``) without host or query.
+    Subclasses list the codes they stand for in ``codes``.
+    """
+
+    codes: ClassVar[frozenset[int]] = frozenset()
+
+    def __init__(self, errcode: int, errmsg: str, path: str) -> None:  # noqa: D107
+        path = _bare_path(path)
+        super().__init__(errcode, errmsg, path)
+        self.errcode = errcode
+        self.errmsg = errmsg
+        self.path = path
+
+    def __str__(self) -> str:  # noqa: D105
+        return f"[{self.errcode}] {self.errmsg} ({self.path})"
+
+    def __repr__(self) -> str:  # noqa: D105
+        return (
+            f"{type(self).__name__}(errcode={self.errcode!r}, errmsg={self.errmsg!r}, "
+            f"path={self.path!r})"
+        )
+
+
+class InvalidTokenError(APIError):
+    """The access token was rejected: invalid, expired or superseded by a newer one."""
+
+    codes = frozenset({40001, 40014, 42001, 42009})
+
+
+class InvalidCredentialError(APIError):
+    """The appid / corpid, secret or component ticket used to get a token is wrong."""
+
+    codes = frozenset({40013, 40091, 40125, 40243})
+
+
+class PermissionDeniedError(APIError):
+    """The account or app may not call this API or touch this member, party or tag."""
+
+    codes = frozenset({48001, 60011, 61007})
+
+
+class IPNotAllowedError(PermissionDeniedError):
+    """The calling IP is not on the account's IP whitelist."""
+
+    codes = frozenset({40164, 60020, 61004})
+
+
+class RateLimitError(APIError):
+    """A daily quota, a per-minute frequency or a concurrency limit was hit.
+
+    Not retried: a daily quota lasts until midnight, and the minute limits
+    need a longer pause than a request's retry budget.
+    """
+
+    codes = frozenset({45009, 45011, 45033})
+
+
+class SystemBusyError(APIError):
+    """WeChat is busy (-1); worth retrying after a short pause."""
+
+    codes = frozenset({-1})
+
+
+class InvalidParameterError(APIError):
+    """An argument was rejected: bad openid / userid, bad characters, empty or malformed body."""
+
+    codes = frozenset({40003, 40033, 40035, 44002, 47001})
+
+
+def _build_registry(*classes: type[APIError]) -> MappingProxyType[int, type[APIError]]:
+    registry: dict[int, type[APIError]] = {}
+    for cls in classes:
+        for code in cls.codes:
+            if code in registry:
+                msg = f"errcode {code} is claimed by {registry[code].__name__} and {cls.__name__}"
+                raise RuntimeError(msg)
+            registry[code] = cls
+    return MappingProxyType(registry)
+
+
+_REGISTRY: Final = _build_registry(
+    InvalidTokenError,
+    InvalidCredentialError,
+    PermissionDeniedError,
+    IPNotAllowedError,
+    RateLimitError,
+    SystemBusyError,
+    InvalidParameterError,
+)
+
+# At these paths no access token is sent, so 40001 can only mean a wrong secret.
+_TOKEN_ENDPOINTS: Final = frozenset(
+    {
+        "cgi-bin/token",
+        "cgi-bin/stable_token",
+        "cgi-bin/gettoken",
+        "cgi-bin/component/api_component_token",
+        "cgi-bin/service/get_suite_token",
+        "cgi-bin/service/get_provider_token",
+    }
+)
+
+
+def api_error_for(errcode: int, errmsg: str, path: str) -> APIError:
+    """Build the most specific :class:`APIError` for ``errcode`` returned by ``path``.
+
+    The class comes from one registry built from the subclasses' ``codes``; the
+    only exception is 40001 at a token endpoint, which means a wrong secret and
+    is an :class:`InvalidCredentialError`.
+    """
+    if errcode == 40001 and _bare_path(path) in _TOKEN_ENDPOINTS:  # noqa: PLR2004
+        return InvalidCredentialError(errcode, errmsg, path)
+    return _REGISTRY.get(errcode, APIError)(errcode, errmsg, path)
+
+
+class TransportError(WeChatError):
+    """No usable answer came back: the request failed below the WeChat protocol.
+
+    Raised ``from`` the underlying httpx or JSON exception, whose message has had
+    every secret query value masked.
+    """
+
+    def __init__(self, message: str, path: str = "") -> None:  # noqa: D107
+        path = _bare_path(path)
+        super().__init__(message, path)
+        self.message = message
+        self.path = path
+
+    def __str__(self) -> str:  # noqa: D105
+        return f"{self.message} ({self.path})" if self.path else self.message
+
+    def __repr__(self) -> str:  # noqa: D105
+        return f"{type(self).__name__}({self.message!r}, path={self.path!r})"
+
+
+class ConnectError(TransportError):
+    """No connection: refused, DNS or TLS failure, or the connect timed out.
+
+    The request never reached WeChat, so a retry cannot duplicate its effect.
+    """
+
+
+class RequestTimeoutError(TransportError):
+    """The request was sent but no answer arrived in time, or the call's deadline ran out.
+
+    WeChat may have acted on the request, so a retry of a non-idempotent call
+    (a message send) can repeat it.
+    """
+
+
+class HTTPStatusError(TransportError):
+    """The server answered with a non-2xx HTTP status; 5xx are retried."""
+
+    def __init__(self, status_code: int, path: str = "") -> None:  # noqa: D107
+        super().__init__(f"HTTP {status_code}", path)
+        self.status_code = status_code
+        self.args = (status_code, self.path)
+
+    def __repr__(self) -> str:  # noqa: D105
+        return f"{type(self).__name__}({self.status_code!r}, path={self.path!r})"
+
+
+class InvalidResponseError(TransportError):
+    """The body is not JSON, or not a JSON object, or its errcode is not an integer."""
+
+
+class ConfigurationError(WeChatError, ValueError):
+    """Settings or arguments that cannot work: a bad base URL, retry policy, lock timing, API path.
+
+    Raised before anything is sent. It is also a :class:`ValueError`, which is
+    what it would be outside the SDK's tree.
+    """
+
+
+class TokenUnavailableError(WeChatError):
+    """No access token could be obtained within the bounded wait.
+
+    Raised by the token providers when the fetch failed or another holder of
+    the refresh lock did not produce a token in time; the call was not sent.
+    """

@@ -1,0 +1,64 @@
+"""Package shape: what imports what, and what `import wechat_async` costs."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import wechat_async
+
+PACKAGE = Path(wechat_async.__file__).parent
+
+
+def imported_modules(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_crypto_and_errors_import_only_stdlib_and_cryptography() -> None:
+    allowed_third_party = {"cryptography", "wechat_async"}
+    for module in ("crypto.py", "errors.py"):
+        for name in imported_modules(PACKAGE / module):
+            top = name.split(".")[0]
+            assert top in sys.stdlib_module_names or top in allowed_third_party, name
+            assert top not in {"asyncio", "httpx", "redis", "socket"}, name
+
+
+def test_only_the_redis_store_imports_redis() -> None:
+    importers = {
+        path.relative_to(PACKAGE).as_posix()
+        for path in PACKAGE.rglob("*.py")
+        if any(name.split(".")[0] == "redis" for name in imported_modules(path))
+    }
+    assert importers == {"tokens/redis.py"}
+
+
+def test_importing_crypto_loads_no_io_stack() -> None:
+    code = (
+        "import sys, wechat_async.crypto; "
+        "bad = {'asyncio', 'httpx', 'redis'} & set(sys.modules); "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)  # noqa: S603
+
+
+def test_importing_the_package_does_not_load_redis() -> None:
+    code = (
+        "import sys, wechat_async; "
+        "assert 'redis' not in sys.modules, 'redis imported eagerly'; "
+        "assert wechat_async.RedisTokenStore.__name__ == 'RedisTokenStore'; "
+        "assert 'redis' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)  # noqa: S603
+
+
+def test_every_public_name_resolves() -> None:
+    for name in wechat_async.__all__:
+        assert getattr(wechat_async, name) is not None, name

@@ -1,0 +1,195 @@
+"""Access-token providers: classic, stable and WeCom tokens, and a static one."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from wechat_async.errors import InvalidResponseError, TokenUnavailableError
+from wechat_async.tokens.refreshing import RefreshingToken, RefreshSettings
+from wechat_async.transport import Host
+
+if TYPE_CHECKING:
+    from wechat_async.observability import MetricsHook
+    from wechat_async.tokens.store import TokenStore
+    from wechat_async.transport import Transport
+
+__all__ = ["AccessToken", "StableAccessToken", "StaticToken", "WorkAccessToken"]
+
+
+def secret_fingerprint(secret: str) -> str:
+    """A short one-way tag that tells secrets apart in cache keys without storing them."""
+    return hashlib.sha256(b"wechat_async/secret\x00" + secret.encode()).hexdigest()[:16]
+
+
+def parse_token_reply(reply: dict[str, Any], path: str) -> tuple[str, float]:
+    """Read ``access_token`` and ``expires_in`` from a token endpoint's JSON."""
+    token = reply.get("access_token")
+    expires_in = reply.get("expires_in")
+    if not isinstance(token, str) or not token:
+        raise InvalidResponseError(f"{path} answered without an access_token")
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float) or expires_in <= 0:
+        raise InvalidResponseError(f"{path} answered without a positive expires_in")
+    return token, float(expires_in)
+
+
+class StaticToken:
+    """A token that comes from elsewhere (a central token service); never refreshed."""
+
+    def __init__(self, token: str) -> None:
+        """Serve ``token`` as is."""
+        self._token = token
+
+    def __repr__(self) -> str:
+        """Never show the token."""
+        return "StaticToken(<redacted>)"
+
+    async def get(self) -> str:
+        """Return the token."""
+        return self._token
+
+    async def invalidate(self, token: str) -> None:
+        """Nothing to refresh: the owner of the token must replace it."""
+
+
+class AccessToken(RefreshingToken):
+    """Official Account token from ``GET cgi-bin/token`` (each fetch rotates it)."""
+
+    def __init__(
+        self,
+        appid: str,
+        secret: str,
+        *,
+        transport: Transport,
+        store: TokenStore | None = None,
+        settings: RefreshSettings | None = None,
+        metrics: MetricsHook | None = None,
+    ) -> None:
+        """Fetch through ``transport``; share through ``store`` (memory by default)."""
+        super().__init__(
+            key=f"access_token:{appid}:{secret_fingerprint(secret)}",
+            store=store,
+            settings=settings,
+            metrics=metrics,
+        )
+        self.appid = appid
+        self._secret = secret
+        self._transport = transport
+
+    async def _fetch(self) -> tuple[str, float]:
+        reply = await self._transport.request(
+            "GET",
+            "cgi-bin/token",
+            host=Host.OFFICIAL,
+            params={"grant_type": "client_credential", "appid": self.appid, "secret": self._secret},
+        )
+        return parse_token_reply(reply, "cgi-bin/token")
+
+
+class StableAccessToken(RefreshingToken):
+    """Official Account token from ``POST cgi-bin/stable_token``.
+
+    Normal mode returns the same token while it is valid, so concurrent fetchers
+    never rotate each other's token. Force-refresh mode is used only when a
+    token we invalidated (WeChat said 40001/42001 for it) comes back again, and
+    only within WeChat's limits: 20 forced refreshes a day, 30 s apart.
+    """
+
+    FORCE_PER_DAY = 20
+    FORCE_INTERVAL = 30.0
+
+    def __init__(
+        self,
+        appid: str,
+        secret: str,
+        *,
+        transport: Transport,
+        store: TokenStore | None = None,
+        settings: RefreshSettings | None = None,
+        metrics: MetricsHook | None = None,
+    ) -> None:
+        """Fetch through ``transport``; share through ``store`` (memory by default)."""
+        super().__init__(
+            key=f"stable_token:{appid}:{secret_fingerprint(secret)}",
+            store=store,
+            settings=settings,
+            metrics=metrics,
+        )
+        self.appid = appid
+        self._secret = secret
+        self._transport = transport
+        self._forced: deque[float] = deque()
+
+    async def _fetch(self) -> tuple[str, float]:
+        rejected = self._last_invalidated
+        token, expires_in = await self._fetch_mode(force=False)
+        if rejected is None or token != rejected:
+            return token, expires_in
+        self._claim_force_refresh()
+        return await self._fetch_mode(force=True)
+
+    def _claim_force_refresh(self) -> None:
+        now = time.monotonic()
+        while self._forced and now - self._forced[0] > 86_400:  # noqa: PLR2004 - one day
+            self._forced.popleft()
+        if self._forced and now - self._forced[-1] < self.FORCE_INTERVAL:
+            raise TokenUnavailableError(
+                f"stable_token for {self.appid} was rejected, and the last forced refresh "
+                f"was under {self.FORCE_INTERVAL:g}s ago"
+            )
+        if len(self._forced) >= self.FORCE_PER_DAY:
+            raise TokenUnavailableError(
+                f"stable_token for {self.appid} was rejected, and today's "
+                f"{self.FORCE_PER_DAY} forced refreshes are used up"
+            )
+        self._forced.append(now)
+
+    async def _fetch_mode(self, *, force: bool) -> tuple[str, float]:
+        reply = await self._transport.request(
+            "POST",
+            "cgi-bin/stable_token",
+            host=Host.OFFICIAL,
+            json={
+                "grant_type": "client_credential",
+                "appid": self.appid,
+                "secret": self._secret,
+                "force_refresh": force,
+            },
+        )
+        return parse_token_reply(reply, "cgi-bin/stable_token")
+
+
+class WorkAccessToken(RefreshingToken):
+    """WeCom token from ``GET cgi-bin/gettoken`` for one corp and one app secret."""
+
+    def __init__(
+        self,
+        corp_id: str,
+        corp_secret: str,
+        *,
+        transport: Transport,
+        store: TokenStore | None = None,
+        settings: RefreshSettings | None = None,
+        metrics: MetricsHook | None = None,
+    ) -> None:
+        """The cache key holds the corp id and a fingerprint of the secret, never the secret."""
+        super().__init__(
+            key=f"work_token:{corp_id}:{secret_fingerprint(corp_secret)}",
+            store=store,
+            settings=settings,
+            metrics=metrics,
+        )
+        self.corp_id = corp_id
+        self._secret = corp_secret
+        self._transport = transport
+
+    async def _fetch(self) -> tuple[str, float]:
+        reply = await self._transport.request(
+            "GET",
+            "cgi-bin/gettoken",
+            host=Host.WORK,
+            params={"corpid": self.corp_id, "corpsecret": self._secret},
+        )
+        return parse_token_reply(reply, "cgi-bin/gettoken")

@@ -1,0 +1,118 @@
+"""RedisTokenStore: tokens shared by every process that uses one Redis (or cluster).
+
+This is the only module of wechat_async that imports redis.
+
+Keys of one token share a hash tag, so the Lua scripts below touch one slot and
+run on Redis Cluster too::
+
+    {prefix}:{<key>}:token   hash {value, expires_at}, expiring with the token
+    {prefix}:{<key>}:lock    the refresh lock, SET NX PX with a random owner
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import RedisError
+
+from wechat_async.errors import ConfigurationError
+from wechat_async.tokens.store import Lease, StoredToken, TokenStoreUnavailableError
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.asyncio.cluster import RedisCluster
+
+__all__ = ["RedisTokenStore"]
+
+# Write the token only while our owner value still holds the lock (fencing).
+_SAVE = """
+if redis.call('get', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('hset', KEYS[1], 'value', ARGV[2], 'expires_at', ARGV[3])
+redis.call('pexpire', KEYS[1], ARGV[4])
+return 1
+"""
+# Release by compare-and-delete: never drop a lock that a later holder took.
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+# Invalidate by compare-and-delete: a token another process already replaced stays.
+_DELETE_IF = """
+if redis.call('hget', KEYS[1], 'value') == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+class RedisTokenStore:
+    """Token store on ``redis.asyncio.Redis`` or ``RedisCluster``, shared across processes."""
+
+    def __init__(self, redis: Redis | RedisCluster, *, prefix: str = "wechat_async") -> None:
+        """Use ``redis`` (its connection pool is the caller's) under ``prefix``."""
+        if not prefix or "{" in prefix or "}" in prefix:
+            raise ConfigurationError("prefix must be non-empty and free of braces")
+        self._redis = redis
+        self._prefix = prefix
+        self._save = redis.register_script(_SAVE)
+        self._release = redis.register_script(_RELEASE)
+        self._delete_if = redis.register_script(_DELETE_IF)
+
+    def __repr__(self) -> str:
+        """Show the prefix only."""
+        return f"RedisTokenStore(prefix={self._prefix!r})"
+
+    def token_key(self, key: str) -> str:
+        """The Redis key holding the token for ``key``."""
+        return f"{self._prefix}:{{{key}}}:token"
+
+    def lock_key(self, key: str) -> str:
+        """The Redis key holding the refresh lock for ``key``."""
+        return f"{self._prefix}:{{{key}}}:lock"
+
+    async def load(self, key: str) -> StoredToken | None:
+        """Read the token hash in one round trip."""
+        raw = await self._call(self._redis.hmget(self.token_key(key), ["value", "expires_at"]))
+        value, expires_at = raw
+        if value is None or expires_at is None:
+            return None
+        return StoredToken(_text(value), float(_text(expires_at)))
+
+    async def acquire(self, key: str, ttl: float) -> Lease | None:
+        """SET NX PX with a random owner value."""
+        lease = Lease.new()
+        ok = await self._call(
+            self._redis.set(self.lock_key(key), lease.owner, nx=True, px=max(1, int(ttl * 1000)))
+        )
+        return lease if ok else None
+
+    async def save(self, key: str, token: StoredToken, lease: Lease) -> bool:
+        """Fenced write: only while the lock still holds ``lease``'s owner value."""
+        ttl_ms = max(1, int((token.expires_at - time.time()) * 1000))
+        result = await self._call(
+            self._save(
+                keys=[self.token_key(key), self.lock_key(key)],
+                args=[lease.owner, token.value, repr(token.expires_at), ttl_ms],
+            )
+        )
+        return bool(result)
+
+    async def release(self, key: str, lease: Lease) -> None:
+        """Compare-and-delete the lock."""
+        await self._call(self._release(keys=[self.lock_key(key)], args=[lease.owner]))
+
+    async def delete_if(self, key: str, value: str) -> bool:
+        """Compare-and-delete the token."""
+        result = await self._call(self._delete_if(keys=[self.token_key(key)], args=[value]))
+        return bool(result)
+
+    @staticmethod
+    async def _call(awaitable: Any) -> Any:  # noqa: ANN401 - redis-py's replies are untyped
+        try:
+            return await awaitable
+        except (RedisError, OSError) as exc:
+            # The message names the error class only; the cause keeps the detail.
+            raise TokenStoreUnavailableError(f"Redis unavailable ({type(exc).__name__})") from exc
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,317 @@
+"""The single-flight refresh engine that every fetching token provider builds on.
+
+How ``get()`` finds a token, cheapest first:
+
+1. The in-process copy (L1), trusted for ``l1_ttl`` seconds: no I/O at all.
+   Past that, the copy is still served while it is usable, and one background
+   task re-reads the store, so a token another process rotated is picked up
+   without an upstream fetch and without making anyone wait.
+2. Otherwise one task per provider (single-flight) obtains a token; every
+   caller awaits it through ``asyncio.shield``, so cancelling one caller
+   never cancels the fetch for the others. The task reads the store; finding
+   nothing usable, it takes the store's lease (SET NX PX in Redis), reads the
+   store again (another process may have just refreshed), and only then
+   fetches upstream, writing the result through the lease-fenced save.
+   Without the lease it polls the store with jittered backoff until the
+   holder's token appears, or the lease lapses and it takes over, or
+   ``wait_timeout`` ends in TokenUnavailableError.
+3. Refresh ahead: once less than ``refresh_margin`` of life remains, one
+   background task refreshes while everyone keeps using the current token.
+
+``invalidate(T)`` deletes T from the store only if it is still T (a token
+another process already rotated in stays), and concurrent calls for one T
+collapse into one store round trip.
+
+If the store is unreachable, tokens are kept process-locally (one warning is
+logged) unless ``strict=True``, which raises TokenUnavailableError instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TypeGuard
+
+from wechat_async.errors import ConfigurationError, TokenUnavailableError
+from wechat_async.observability import MetricsHook, emit
+from wechat_async.tokens.store import (
+    MemoryTokenStore,
+    StoredToken,
+    TokenStore,
+    TokenStoreUnavailableError,
+)
+
+__all__ = ["RefreshSettings", "RefreshingToken"]
+
+log = logging.getLogger("wechat_async.tokens")
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshSettings:
+    """Timing of a refreshing token provider; every wait is bounded by these."""
+
+    refresh_margin: float = 300.0
+    """Refresh in the background once less than this many seconds of life remain."""
+    expiry_safety: float = 30.0
+    """Treat a token as expired this many seconds before WeChat does."""
+    l1_ttl: float = 2.0
+    """Serve the in-process copy without looking at the store for this long."""
+    fetch_timeout: float = 15.0
+    """Bound on one upstream fetch, retries included."""
+    lock_ttl: float = 20.0
+    """Life of the refresh lease; must cover the worst-case fetch."""
+    wait_timeout: float = 40.0
+    """Bound on waiting for a token, including taking over a dead holder's lease."""
+    poll_initial: float = 0.01
+    poll_max: float = 0.25
+    strict: bool = False
+    """With the store unreachable, raise instead of keeping tokens process-locally."""
+    background_retry: float = 5.0
+    """After a failed background refresh, wait this long before the next try."""
+
+    def __post_init__(self) -> None:
+        """Refuse timings that could deadlock or never wait."""
+        if self.lock_ttl < self.fetch_timeout:
+            raise ConfigurationError("lock_ttl must cover fetch_timeout")
+        if self.wait_timeout <= self.lock_ttl:
+            raise ConfigurationError("wait_timeout must exceed lock_ttl to allow a takeover")
+
+
+class RefreshingToken(ABC):
+    """Base of providers that fetch tokens upstream; subclasses implement ``_fetch``."""
+
+    def __init__(
+        self,
+        *,
+        key: str,
+        store: TokenStore | None = None,
+        settings: RefreshSettings | None = None,
+        metrics: MetricsHook | None = None,
+    ) -> None:
+        """``key`` names the token in the store and must not contain a secret."""
+        self.key = key
+        self._store: TokenStore = store if store is not None else MemoryTokenStore()
+        self._fallback = MemoryTokenStore()
+        self._settings = settings or RefreshSettings()
+        self._metrics = metrics
+        self._l1: StoredToken | None = None
+        self._l1_fresh_until = 0.0  # monotonic: serve L1 without a store read until then
+        self._l1_usable_until = 0.0  # monotonic: never serve L1 after this
+        self._refresh_after = 0.0  # monotonic: refresh ahead from then on
+        self._inflight: asyncio.Task[StoredToken] | None = None
+        self._invalidating: dict[str, asyncio.Task[None]] = {}
+        self._last_invalidated: str | None = None
+        self._background_not_before = 0.0
+        self._store_down = False
+
+    def __repr__(self) -> str:
+        """Show the key only."""
+        return f"{type(self).__name__}(key={self.key!r})"
+
+    @abstractmethod
+    async def _fetch(self) -> tuple[str, float]:
+        """Fetch a new token upstream: ``(token, expires_in_seconds)``."""
+
+    # -- get -----------------------------------------------------------------------
+
+    async def get(self) -> str:
+        """Return a usable access token, fetching at most once across all callers."""
+        l1 = self._l1
+        if l1 is not None:
+            now = time.monotonic()
+            if now < self._l1_fresh_until:
+                if now >= self._refresh_after:
+                    self._start_background(refresh_ahead=True)
+                return l1.value
+            if now < self._l1_usable_until:
+                # Still good: serve it, and let one task re-read the store.
+                self._start_background(refresh_ahead=now >= self._refresh_after)
+                return l1.value
+        return (await self._shared(self._settings.expiry_safety)).value
+
+    def _start_background(self, *, refresh_ahead: bool) -> None:
+        if self._inflight is not None or time.monotonic() < self._background_not_before:
+            return
+        if refresh_ahead:
+            emit(self._metrics, "token_refresh_ahead", log=log, key=self.key)
+        minimum = self._settings.refresh_margin if refresh_ahead else self._settings.expiry_safety
+        task = self._launch(minimum)
+        task.add_done_callback(self._after_background)
+
+    def _after_background(self, task: asyncio.Task[StoredToken]) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            self._background_not_before = time.monotonic() + self._settings.background_retry
+            log.warning("background token refresh for %s failed: %r", self.key, exc)
+
+    async def _shared(self, minimum: float) -> StoredToken:
+        task = self._inflight if self._inflight is not None else self._launch(minimum)
+        return await asyncio.shield(task)
+
+    def _launch(self, minimum: float) -> asyncio.Task[StoredToken]:
+        task = asyncio.get_running_loop().create_task(self._obtain(minimum))
+        self._inflight = task
+        task.add_done_callback(self._clear_inflight)
+        return task
+
+    def _clear_inflight(self, task: asyncio.Task[StoredToken]) -> None:
+        if self._inflight is task:
+            self._inflight = None
+
+    async def _obtain(self, minimum: float) -> StoredToken:
+        try:
+            token = await self._obtain_from(self._store, minimum)
+        except TokenStoreUnavailableError as exc:
+            emit(self._metrics, "token_store_unavailable", log=log, key=self.key, error=repr(exc))
+            if self._settings.strict:
+                raise TokenUnavailableError(
+                    f"token store unavailable for {self.key} (strict mode)"
+                ) from exc
+            if not self._store_down:
+                self._store_down = True
+                log.warning(
+                    "token store unavailable for %s; keeping tokens in this process until it "
+                    "returns (%r)",
+                    self.key,
+                    exc,
+                )
+            token = await self._obtain_from(self._fallback, minimum)
+        else:
+            if self._store_down:
+                self._store_down = False
+                log.info("token store reachable again for %s", self.key)
+        self._set_l1(token)
+        return token
+
+    def _usable(self, token: StoredToken | None, minimum: float) -> TypeGuard[StoredToken]:
+        return (
+            token is not None
+            and token.value != self._last_invalidated
+            and token.remaining() > max(minimum, self._settings.expiry_safety)
+        )
+
+    async def _obtain_from(self, store: TokenStore, minimum: float) -> StoredToken:
+        settings = self._settings
+        token = await store.load(self.key)
+        if self._usable(token, minimum):
+            return token
+        started = time.monotonic()
+        deadline = started + settings.wait_timeout
+        delay = settings.poll_initial
+        waited = False
+        while True:
+            lease = await store.acquire(self.key, settings.lock_ttl)
+            if lease is not None:
+                try:
+                    # Another process may have refreshed between our read and the lock.
+                    token = await store.load(self.key)
+                    if self._usable(token, minimum):
+                        return token
+                    token = await self._fetch_bounded()
+                    if not await store.save(self.key, token, lease):
+                        log.warning(
+                            "refresh lease for %s lapsed during the fetch; the new token "
+                            "was not shared (raise lock_ttl above the worst-case fetch)",
+                            self.key,
+                        )
+                    return token
+                finally:
+                    with contextlib.suppress(TokenStoreUnavailableError):
+                        await store.release(self.key, lease)
+            if not waited:
+                waited = True
+                emit(self._metrics, "token_lock_wait", log=log, key=self.key)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TokenUnavailableError(
+                    f"no token for {self.key} within {settings.wait_timeout:g}s: another "
+                    "holder kept the refresh lease and published nothing"
+                )
+            await asyncio.sleep(min(remaining, delay * random.uniform(0.5, 1.0)))  # noqa: S311
+            delay = min(delay * 2, settings.poll_max)
+            token = await store.load(self.key)
+            if self._usable(token, minimum):
+                emit(
+                    self._metrics,
+                    "token_lock_wait_done",
+                    log=log,
+                    key=self.key,
+                    waited=time.monotonic() - started,
+                )
+                return token
+
+    async def _fetch_bounded(self) -> StoredToken:
+        started = time.monotonic()
+        ok = False
+        try:
+            async with asyncio.timeout(self._settings.fetch_timeout):
+                value, expires_in = await self._fetch()
+            ok = True
+        except TimeoutError as exc:
+            raise TokenUnavailableError(
+                f"fetching {self.key} took longer than {self._settings.fetch_timeout:g}s"
+            ) from exc
+        finally:
+            emit(
+                self._metrics,
+                "token_fetch",
+                log=log,
+                level=logging.INFO,
+                key=self.key,
+                ok=ok,
+                duration=round(time.monotonic() - started, 4),
+            )
+        # Upstream has vouched for this value, even if it is one we invalidated
+        # (WeCom hands out the same token until it expires).
+        self._last_invalidated = None
+        return StoredToken(value, time.time() + expires_in)
+
+    def _set_l1(self, token: StoredToken) -> None:
+        settings = self._settings
+        now = time.monotonic()
+        usable_for = token.remaining() - settings.expiry_safety
+        self._l1 = token
+        self._l1_usable_until = now + usable_for
+        self._l1_fresh_until = now + min(settings.l1_ttl, usable_for)
+        self._refresh_after = now + token.remaining() - settings.refresh_margin
+
+    # -- invalidate -------------------------------------------------------------------
+
+    async def invalidate(self, token: str) -> None:
+        """Forget ``token`` if it is still current; concurrent calls share one round trip."""
+        l1 = self._l1
+        if token == self._last_invalidated or (l1 is not None and l1.value != token):
+            return  # already handled, or this process has moved on to a newer token
+        task = self._invalidating.get(token)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._invalidate(token))
+            self._invalidating[token] = task
+            task.add_done_callback(lambda _: self._invalidating.pop(token, None))
+        await asyncio.shield(task)
+
+    async def _invalidate(self, token: str) -> None:
+        self._last_invalidated = token
+        if self._l1 is not None and self._l1.value == token:
+            self._l1 = None
+        removed = await self._fallback.delete_if(self.key, token)
+        try:
+            removed = await self._store.delete_if(self.key, token) or removed
+        except TokenStoreUnavailableError as exc:
+            if self._settings.strict:
+                raise TokenUnavailableError(f"token store unavailable for {self.key}") from exc
+            log.warning("token store unavailable while invalidating %s (%r)", self.key, exc)
+        emit(
+            self._metrics,
+            "token_invalidate",
+            log=log,
+            level=logging.INFO,
+            key=self.key,
+            removed=removed,
+        )

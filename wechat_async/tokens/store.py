@@ -1,0 +1,128 @@
+"""Where tokens live: the store protocol and the embedded in-memory store.
+
+A store keeps, per key, one token with its expiry and one lease (the refresh
+lock). Every write of a token is fenced by the lease that was taken for it, so a
+process whose lease lapsed mid-fetch can never overwrite a newer token.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from wechat_async.errors import WeChatError
+
+__all__ = ["Lease", "MemoryTokenStore", "StoredToken", "TokenStore", "TokenStoreUnavailableError"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredToken:
+    """A token and the wall-clock time (epoch seconds) at which WeChat expires it."""
+
+    value: str
+    expires_at: float
+
+    def __repr__(self) -> str:
+        """Never show the token itself."""
+        return f"StoredToken(value=<redacted>, expires_at={self.expires_at!r})"
+
+    def remaining(self, now: float | None = None) -> float:
+        """Seconds of life left."""
+        return self.expires_at - (time.time() if now is None else now)
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Proof of holding a key's refresh lock: a unique owner value."""
+
+    owner: str
+
+    @classmethod
+    def new(cls) -> Lease:
+        """A lease with a fresh random owner value."""
+        return cls(secrets.token_hex(16))
+
+
+class TokenStoreUnavailableError(WeChatError):
+    """The store could not be reached (for example, Redis is down)."""
+
+
+class TokenStore(Protocol):
+    """The operations a token provider needs; every one is a single round trip."""
+
+    async def load(self, key: str) -> StoredToken | None:
+        """Return the stored token for ``key``, or None."""
+        ...
+
+    async def acquire(self, key: str, ttl: float) -> Lease | None:
+        """Take the refresh lock for ``ttl`` seconds; None while someone else holds it."""
+        ...
+
+    async def save(self, key: str, token: StoredToken, lease: Lease) -> bool:
+        """Store ``token`` only while ``lease`` still holds the lock; say whether it did."""
+        ...
+
+    async def release(self, key: str, lease: Lease) -> None:
+        """Drop the lock if ``lease`` still holds it."""
+        ...
+
+    async def delete_if(self, key: str, value: str) -> bool:
+        """Delete the token only if it is still ``value``; say whether it did."""
+        ...
+
+
+class MemoryTokenStore:
+    """The embedded default: tokens in this process's memory, shared by its providers."""
+
+    def __init__(self) -> None:
+        """Start empty."""
+        self._tokens: dict[str, StoredToken] = {}
+        self._locks: dict[str, tuple[str, float]] = {}
+
+    def __repr__(self) -> str:
+        """Count keys; show no tokens."""
+        return f"MemoryTokenStore(keys={len(self._tokens)})"
+
+    async def load(self, key: str) -> StoredToken | None:
+        """Return the stored token for ``key``, dropping it once expired."""
+        token = self._tokens.get(key)
+        if token is not None and token.remaining() <= 0:
+            del self._tokens[key]
+            return None
+        return token
+
+    async def acquire(self, key: str, ttl: float) -> Lease | None:
+        """Take the lock unless a live lease holds it."""
+        held = self._locks.get(key)
+        now = time.monotonic()
+        if held is not None and held[1] > now:
+            return None
+        lease = Lease.new()
+        self._locks[key] = (lease.owner, now + ttl)
+        return lease
+
+    def _holds(self, key: str, lease: Lease) -> bool:
+        held = self._locks.get(key)
+        return held is not None and held[0] == lease.owner and held[1] > time.monotonic()
+
+    async def save(self, key: str, token: StoredToken, lease: Lease) -> bool:
+        """Store ``token`` if ``lease`` still holds the lock."""
+        if not self._holds(key, lease):
+            return False
+        self._tokens[key] = token
+        return True
+
+    async def release(self, key: str, lease: Lease) -> None:
+        """Drop the lock if it is still ours."""
+        if self._holds(key, lease):
+            del self._locks[key]
+
+    async def delete_if(self, key: str, value: str) -> bool:
+        """Delete the token if it is still ``value``."""
+        token = self._tokens.get(key)
+        if token is not None and token.value == value:
+            del self._tokens[key]
+            return True
+        return False

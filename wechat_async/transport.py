@@ -1,0 +1,709 @@
+r"""Transport: the one place where wechat_async talks HTTP to WeChat.
+
+Services build a call from the WeChat API path and plain arguments; the
+:class:`Transport` does the rest:
+
+* picks the base URL (:class:`Host` ``OFFICIAL`` or ``WORK``, see :class:`Hosts`)
+  and, with ``failover=True``, moves an Official Accounts call to the next
+  standby domain when it cannot connect;
+* adds ``access_token`` from a :class:`~wechat_async.tokens.base.TokenProvider`;
+* encodes JSON bodies as UTF-8 without ``\uXXXX`` escapes (WeChat would show
+  the escapes literally);
+* maps the answer: a JSON object with ``errcode != 0`` becomes the matching
+  :class:`~wechat_async.errors.APIError`, and HTTP trouble a
+  :class:`~wechat_async.errors.TransportError` raised from the httpx exception;
+* retries connect errors, timeouts, HTTP 5xx and errcode -1 under a
+  :class:`RetryPolicy` (attempts, capped exponential backoff with jitter, an
+  overall deadline);
+* on a rejected token, invalidates exactly that token and sends once more with
+  a fresh one;
+* reports each call as an ``api_call`` event (:mod:`wechat_async.observability`).
+
+Secrets never leave through logs or exceptions. WeChat wants the access token
+and the app secret in the query string, and httpx logs every request URL at
+INFO on the ``httpx`` logger, so a filter on that logger masks the values of
+:data:`SENSITIVE_PARAMS` before any handler sees the record. Our own log lines
+and exceptions name the API path only, and the httpx exception that becomes an
+error's ``__cause__`` has its message masked the same way first, so a printed
+traceback shows no secret either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json as _json
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any, Final, Literal, Self, TypeVar
+
+import httpx
+
+from wechat_async.errors import (
+    APIError,
+    ConfigurationError,
+    ConnectError,
+    HTTPStatusError,
+    InvalidResponseError,
+    InvalidTokenError,
+    RequestTimeoutError,
+    SystemBusyError,
+    TransportError,
+    WeChatError,
+    api_error_for,
+)
+from wechat_async.observability import MetricsHook, emit
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from wechat_async.tokens.base import TokenProvider
+
+__all__ = [
+    "SENSITIVE_PARAMS",
+    "FileContent",
+    "Files",
+    "Host",
+    "Hosts",
+    "RetryPolicy",
+    "Transport",
+    "redact",
+]
+
+_log = logging.getLogger("wechat_async.transport")
+
+_ACCESS_TOKEN: Final = "access_token"  # noqa: S105 - a query parameter name, not a secret
+
+_T = TypeVar("_T")
+
+FileContent = bytes | IO[bytes]
+"""The bytes of an uploaded file, or a binary file object to read them from."""
+
+Files = Mapping[
+    str, FileContent | tuple[str | None, FileContent] | tuple[str | None, FileContent, str | None]
+]
+"""Multipart files: field name to content, ``(filename, content)`` or
+``(filename, content, content_type)``, as httpx takes them."""
+
+SENSITIVE_PARAMS: Final = frozenset(
+    {
+        "access_token",
+        "appsecret",
+        "auth_code",
+        "authorizer_access_token",
+        "authorizer_refresh_token",
+        "component_access_token",
+        "component_appsecret",
+        "component_verify_ticket",
+        "corpsecret",
+        "permanent_code",
+        "pre_auth_code",
+        "provider_access_token",
+        "provider_secret",
+        "refresh_token",
+        "secret",
+        "suite_access_token",
+        "suite_secret",
+        "suite_ticket",
+    }
+)
+"""Query parameters whose values :func:`redact` masks: tokens, secrets, tickets, codes."""
+
+# A name only counts at the start of a parameter (after ?, &, ; or a non-word
+# character), so "openid=" or "my_secret=" are left alone; the value runs to
+# the next separator or quoting character that can end a URL in a message.
+_SENSITIVE_RE: Final = re.compile(
+    r"(?<![\w-])("
+    + "|".join(sorted(SENSITIVE_PARAMS, key=len, reverse=True))
+    + r")=[^&;#\s\"'<>]*",
+    re.IGNORECASE,
+)
+
+
+def redact(text: str) -> str:
+    """Mask the value of every :data:`SENSITIVE_PARAMS` query parameter in ``text``."""
+    return _SENSITIVE_RE.sub(r"\1=***", text)
+
+
+class _RedactSecrets(logging.Filter):
+    """Rewrites a record's message with secrets masked; never drops a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken record is the handler's to report
+            return True
+        cleaned = redact(message)
+        if cleaned != message:
+            # Freeze the formatted text: a handler or a structured formatter
+            # that read record.args would otherwise see the httpx.URL itself.
+            record.msg = cleaned
+            record.args = None
+        return True
+
+
+_REDACT_FILTER: Final = _RedactSecrets()
+
+# A logger's filters only see records created on that exact logger, not on its
+# children, so each logger that can print a URL is named. httpx logs the full
+# URL ("HTTP Request: GET https://...?access_token=..."); httpcore logs hosts
+# and header tuples, not the query, but costs nothing to cover.
+_HTTP_LOGGERS: Final = (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+)
+
+
+def _install_log_redaction() -> None:
+    for name in _HTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        if _REDACT_FILTER not in logger.filters:
+            logger.addFilter(_REDACT_FILTER)
+
+
+def _scrub(exc: BaseException) -> BaseException:
+    """Mask secrets in the messages along ``exc``'s cause/context chain; returns ``exc``.
+
+    httpx puts URLs into some messages (unsupported protocol, invalid URL, and
+    any transport may), and a traceback prints every message in the chain.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        try:
+            text = str(current)
+        except Exception:  # noqa: BLE001 - an unprintable message cannot leak either
+            text = ""
+        cleaned = redact(text)
+        if cleaned != text:
+            current.args = (cleaned,)
+        notes = getattr(current, "__notes__", None)
+        if isinstance(notes, list):
+            current.__notes__ = [redact(str(note)) for note in notes]
+        current = current.__cause__ or current.__context__
+    return exc
+
+
+def _describe(exc: BaseException) -> str:
+    text = redact(str(exc))
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class Host(enum.Enum):
+    """Which WeChat API family a call goes to."""
+
+    OFFICIAL = "official"
+    """api.weixin.qq.com: Official Accounts, Mini Programs, Open Platform."""
+    WORK = "work"
+    """qyapi.weixin.qq.com: WeCom (企业微信), including 微信客服."""
+
+
+_OFFICIAL_STANDBY: Final = (
+    "https://api2.weixin.qq.com",
+    "https://sh.api.weixin.qq.com",
+    "https://sz.api.weixin.qq.com",
+    "https://hk.api.weixin.qq.com",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Hosts:
+    """Base URLs for each :class:`Host`; tests and the emulator pass their own.
+
+    ``official_standby`` are WeChat's documented alternative entry points for
+    api.weixin.qq.com, in failover order: the general disaster-recovery domain
+    (api2), then Shanghai, Shenzhen and Hong Kong. WeCom has none.
+    """
+
+    official: str = "https://api.weixin.qq.com"
+    work: str = "https://qyapi.weixin.qq.com"
+    official_standby: tuple[str, ...] = _OFFICIAL_STANDBY
+
+    def __post_init__(self) -> None:  # noqa: D105
+        for url in (self.official, self.work, *self.official_standby):
+            if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+                raise ConfigurationError(
+                    f"base URL must start with https:// or http://, got {url!r}"
+                )
+            if "?" in url or "#" in url:
+                raise ConfigurationError(
+                    f"base URL must not carry a query or fragment, got {url!r}"
+                )
+
+    def base_urls(self, host: Host, *, failover: bool) -> tuple[str, ...]:
+        """Return the base URLs a call to ``host`` may use, the primary first."""
+        if host is Host.WORK:
+            return (self.work,)
+        if failover:
+            return (self.official, *self.official_standby)
+        return (self.official,)
+
+
+_rng = random.SystemRandom()
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """When and how long to wait before sending a failed call again.
+
+    ``attempts`` counts every send of one call, the first included. The pause
+    before the n-th retry is drawn below ``min(max_delay, base_delay * 2**(n-1))``:
+    anywhere from zero with ``"full"`` jitter, from half of it with ``"equal"``.
+    ``deadline`` bounds the whole call in seconds, sends and pauses together:
+    a pause that would end past it is not taken, and a send gets only the time
+    that is left. When a call runs out of attempts or time, its last error is
+    raised.
+
+    Subclass and override :meth:`should_retry` or :meth:`delay` to change the
+    decision or the backoff; :meth:`no_wait` makes every pause zero for tests.
+    """
+
+    attempts: int = 3
+    base_delay: float = 0.2
+    max_delay: float = 5.0
+    deadline: float = 30.0
+    jitter: Literal["full", "equal"] = "full"
+
+    def __post_init__(self) -> None:  # noqa: D105
+        if not isinstance(self.attempts, int) or self.attempts < 1:
+            raise ConfigurationError(f"attempts must be an int >= 1, got {self.attempts!r}")
+        if self.base_delay < 0 or self.max_delay < 0:
+            raise ConfigurationError("base_delay and max_delay must not be negative")
+        if not self.deadline > 0:
+            raise ConfigurationError(f"deadline must be positive, got {self.deadline!r}")
+        if self.jitter not in {"full", "equal"}:
+            raise ConfigurationError(f"jitter must be 'full' or 'equal', got {self.jitter!r}")
+
+    @classmethod
+    def no_wait(cls, attempts: int = 3, *, deadline: float = 30.0) -> Self:
+        """Return a policy that retries like the default but never pauses (for tests)."""
+        return cls(attempts=attempts, base_delay=0.0, max_delay=0.0, deadline=deadline)
+
+    def should_retry(self, error: WeChatError) -> bool:
+        """Whether a send that failed with ``error`` is worth repeating.
+
+        Yes for connect errors, timeouts, HTTP 5xx and errcode -1 (system
+        busy); no for every other errcode, which the same request would get
+        again. A timed-out message send may have been delivered: a retry can
+        repeat it.
+        """
+        if isinstance(error, ConnectError | RequestTimeoutError | SystemBusyError):
+            return True
+        return isinstance(error, HTTPStatusError) and error.status_code >= 500  # noqa: PLR2004
+
+    def delay(self, retry: int) -> float:
+        """Seconds to pause before retry number ``retry`` (1 before the second send)."""
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** min(retry - 1, 64))
+        if self.jitter == "equal":
+            return ceiling / 2 + _rng.uniform(0, ceiling / 2)
+        return _rng.uniform(0, ceiling)
+
+
+@dataclass(slots=True)
+class _Call:
+    path: str
+    started: float
+    deadline: float
+    attempts: int = 0
+
+    def remaining(self) -> float:
+        return self.deadline - (time.monotonic() - self.started)
+
+
+@dataclass(frozen=True, slots=True)
+class _Outgoing:
+    method: str
+    base_urls: tuple[str, ...]
+    content: bytes | None
+    headers: Mapping[str, str] | None
+    files: Files | None
+    data: Mapping[str, str] | None
+
+
+def _api_path(path: str) -> str:
+    if not isinstance(path, str) or "?" in path or "#" in path or "://" in path:
+        raise ConfigurationError(
+            f"path must be a bare WeChat API path like 'cgi-bin/kf/send_msg', got {path!r}; "
+            "pass query values in params"
+        )
+    bare = path.strip().lstrip("/")
+    if not bare:
+        raise ConfigurationError("path must not be empty")
+    return bare
+
+
+def _check_status(response: httpx.Response, path: str) -> None:
+    if not response.is_success:
+        raise HTTPStatusError(response.status_code, path)
+
+
+def _decode_object(response: httpx.Response, path: str) -> dict[str, Any]:
+    try:
+        body = _json.loads(response.content)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
+        content_type = response.headers.get("content-type", "no content-type")
+        raise InvalidResponseError(
+            f"body is not JSON ({content_type}, {len(response.content)} bytes)", path
+        ) from exc
+    if not isinstance(body, dict):
+        raise InvalidResponseError(f"body is a JSON {type(body).__name__}, not an object", path)
+    return body
+
+
+def _raise_for_errcode(body: Mapping[str, Any], path: str) -> None:
+    errcode = body.get("errcode", 0)
+    if isinstance(errcode, bool) or not isinstance(errcode, int):
+        raise InvalidResponseError(f"errcode is not an integer: {type(errcode).__name__}", path)
+    if errcode != 0:
+        raise api_error_for(errcode, str(body.get("errmsg", "")), path)
+
+
+def _parse_json(response: httpx.Response, path: str) -> dict[str, Any]:
+    _check_status(response, path)
+    body = _decode_object(response, path)
+    _raise_for_errcode(body, path)
+    return body
+
+
+def _parse_raw(response: httpx.Response, path: str) -> httpx.Response:
+    _check_status(response, path)
+    # Download endpoints (media/get) answer a failure with a small JSON object
+    # instead of the file; the content type tells the two apart.
+    content_type = response.headers.get("content-type", "").lower()
+    if "json" in content_type or content_type.startswith("text/plain"):
+        try:
+            body = _json.loads(response.content)
+        except ValueError:
+            return response
+        if isinstance(body, dict) and "errcode" in body:
+            _raise_for_errcode(body, path)
+    return response
+
+
+class Transport:
+    """Sends WeChat API calls: hosts, JSON, retries, errcode mapping, tokens, redaction.
+
+    ``client`` is an :class:`httpx.AsyncClient` to share (tests inject one built
+    on :class:`httpx.MockTransport`); without one the transport makes its own
+    and :meth:`aclose` closes it. An injected client is never closed here.
+    ``timeout`` (seconds) applies to each send, on an injected client too.
+    ``failover=True`` lets :attr:`Host.OFFICIAL` calls that cannot connect move
+    on to the standby domains. ``metrics`` receives every ``api_call`` event.
+    """
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient | None = None,
+        *,
+        hosts: Hosts | None = None,
+        retry: RetryPolicy | None = None,
+        failover: bool = False,
+        timeout: float = 10.0,
+        metrics: MetricsHook | None = None,
+    ) -> None:
+        """Set up the transport; nothing is sent until the first call."""
+        if not timeout > 0:
+            raise ConfigurationError(f"timeout must be positive, got {timeout!r}")
+        _install_log_redaction()
+        self._owns_client = client is None
+        self._client = httpx.AsyncClient(timeout=timeout) if client is None else client
+        self._hosts = Hosts() if hosts is None else hosts
+        self._retry = RetryPolicy() if retry is None else retry
+        self._failover = failover
+        self._timeout = timeout
+        self._metrics = metrics
+
+    @property
+    def hosts(self) -> Hosts:
+        """The base URLs in use."""
+        return self._hosts
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy in use."""
+        return self._retry
+
+    async def __aenter__(self) -> Self:  # noqa: D105
+        return self
+
+    async def __aexit__(  # noqa: D105
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this transport created it; an injected one stays open."""
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        host: Host = Host.OFFICIAL,
+        token: TokenProvider | None = None,
+        token_param: str = _ACCESS_TOKEN,
+        params: Mapping[str, str | int] | None = None,
+        json: object = None,
+        files: Files | None = None,
+        data: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Call a WeChat API and return its JSON object.
+
+        ``path`` is the WeChat API path as the docs write it, without host or
+        query: ``"cgi-bin/kf/send_msg"``. With ``token``, ``await token.get()``
+        is sent as ``token_param`` (``access_token``; Open Platform calls use
+        ``component_access_token``). ``json`` is sent as UTF-8 JSON; ``files``
+        and ``data`` as a multipart or form body.
+
+        Raises the :class:`~wechat_async.errors.APIError` subclass for a
+        non-zero errcode, a :class:`~wechat_async.errors.TransportError` when
+        no usable answer came back. A rejected token is invalidated and the
+        call sent once more with a fresh one; that re-send has its own
+        attempts but shares the call's deadline.
+        """
+        return await self._call(
+            method,
+            path,
+            host=host,
+            token=token,
+            token_param=token_param,
+            params=params,
+            json=json,
+            files=files,
+            data=data,
+            parse=_parse_json,
+        )
+
+    async def request_raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        host: Host = Host.OFFICIAL,
+        token: TokenProvider | None = None,
+        token_param: str = _ACCESS_TOKEN,
+        params: Mapping[str, str | int] | None = None,
+        json: object = None,
+        files: Files | None = None,
+        data: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Like :meth:`request`, but return the read response for binary downloads (media/get).
+
+        A JSON or text answer carrying a non-zero errcode still raises its
+        :class:`~wechat_async.errors.APIError`.
+        """
+        return await self._call(
+            method,
+            path,
+            host=host,
+            token=token,
+            token_param=token_param,
+            params=params,
+            json=json,
+            files=files,
+            data=data,
+            parse=_parse_raw,
+        )
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        host: Host,
+        token: TokenProvider | None,
+        token_param: str,
+        params: Mapping[str, str | int] | None,
+        json: object,
+        files: Files | None,
+        data: Mapping[str, str] | None,
+        parse: Callable[[httpx.Response, str], _T],
+    ) -> _T:
+        path = _api_path(path)
+        if not isinstance(host, Host):
+            raise ConfigurationError(f"host must be a Host, got {host!r}")
+        if json is not None and (files is not None or data is not None):
+            raise ConfigurationError("send either json or files/data, not both")
+        query: dict[str, str | int] = dict(params or {})
+        if token is not None and token_param in query:
+            raise ConfigurationError(
+                f"{token_param} comes from the token provider; leave it out of params"
+            )
+        content: bytes | None = None
+        headers: dict[str, str] | None = None
+        if json is not None:
+            content = _json.dumps(json, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            headers = {"Content-Type": "application/json; charset=utf-8"}
+        outgoing = _Outgoing(
+            method=method.upper(),
+            base_urls=self._hosts.base_urls(host, failover=self._failover),
+            content=content,
+            headers=headers,
+            files=files,
+            data=data,
+        )
+        call = _Call(path=path, started=time.monotonic(), deadline=self._retry.deadline)
+        errcode: int | None = None
+        error: str | None = None
+        try:
+            if token is None:
+                result = await self._send_with_retries(outgoing, query, call, parse)
+            else:
+                result = await self._send_with_token(
+                    outgoing,
+                    query=query,
+                    token=token,
+                    token_param=token_param,
+                    call=call,
+                    parse=parse,
+                )
+        except APIError as exc:
+            errcode, error = exc.errcode, type(exc).__name__
+            raise
+        except BaseException as exc:
+            error = type(exc).__name__
+            raise
+        else:
+            errcode = 0
+            return result
+        finally:
+            emit(
+                self._metrics,
+                "api_call",
+                log=_log,
+                path=path,
+                errcode=errcode,
+                attempts=call.attempts,
+                duration=time.monotonic() - call.started,
+                error=error,
+            )
+
+    async def _send_with_token(
+        self,
+        outgoing: _Outgoing,
+        *,
+        query: dict[str, str | int],
+        token: TokenProvider,
+        token_param: str,
+        call: _Call,
+        parse: Callable[[httpx.Response, str], _T],
+    ) -> _T:
+        sent = await token.get()
+        try:
+            result = await self._send_with_retries(
+                outgoing, {**query, token_param: sent}, call, parse
+            )
+        except InvalidTokenError as exc:
+            rejected = exc
+        else:
+            return result
+        # Outside the except block, so a second rejection is not chained to the first.
+        # Only the token actually sent is invalidated: a newer one that another
+        # task already stored stays, and this is the single re-send, never a loop.
+        await token.invalidate(sent)
+        if call.remaining() <= 0:
+            raise rejected
+        _log.debug(
+            "%s: token rejected (errcode %s), sending once more", call.path, rejected.errcode
+        )
+        fresh = await token.get()
+        return await self._send_with_retries(outgoing, {**query, token_param: fresh}, call, parse)
+
+    async def _send_with_retries(
+        self,
+        outgoing: _Outgoing,
+        query: Mapping[str, str | int],
+        call: _Call,
+        parse: Callable[[httpx.Response, str], _T],
+    ) -> _T:
+        policy = self._retry
+        base_index = 0
+        attempt = 0
+        while True:
+            attempt += 1
+            call.attempts += 1
+            base_url = outgoing.base_urls[base_index % len(outgoing.base_urls)]
+            try:
+                response = await self._send_once(outgoing, base_url, query, call)
+                return parse(response, call.path)
+            except WeChatError as exc:
+                if attempt >= policy.attempts or not policy.should_retry(exc):
+                    raise
+                pause = max(0.0, policy.delay(attempt))
+                if pause >= call.remaining():
+                    raise
+                # Only a failed connect moves to a standby domain: the request
+                # never left, so the switch is safe for any call, and it is the
+                # case WeChat's docs give the standby domains for. A timeout or
+                # a 5xx means the domain answers; those stay put.
+                if isinstance(exc, ConnectError) and len(outgoing.base_urls) > 1:
+                    base_index += 1
+                    _log.info(
+                        "%s: cannot connect to %s, failing over to %s",
+                        call.path,
+                        base_url,
+                        outgoing.base_urls[base_index % len(outgoing.base_urls)],
+                    )
+                _log.debug(
+                    "%s: %s on attempt %d of %d, retrying in %.3fs",
+                    call.path,
+                    type(exc).__name__,
+                    attempt,
+                    policy.attempts,
+                    pause,
+                )
+            await asyncio.sleep(pause)
+
+    async def _send_once(
+        self,
+        outgoing: _Outgoing,
+        base_url: str,
+        query: Mapping[str, str | int],
+        call: _Call,
+    ) -> httpx.Response:
+        remaining = call.remaining()
+        if remaining <= 0:
+            raise RequestTimeoutError(f"deadline of {self._retry.deadline}s spent", call.path)
+        url = f"{base_url.rstrip('/')}/{call.path}"
+        try:
+            async with asyncio.timeout(remaining):
+                return await self._client.request(
+                    outgoing.method,
+                    url,
+                    params=query,
+                    content=outgoing.content,
+                    headers=outgoing.headers,
+                    files=outgoing.files,
+                    data=outgoing.data,
+                    timeout=self._timeout,
+                )
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise ConnectError(
+                f"cannot connect to {base_url}: {_describe(exc)}", call.path
+            ) from _scrub(exc)
+        except httpx.TimeoutException as exc:
+            raise RequestTimeoutError(
+                f"no answer from {base_url} within {self._timeout}s: {_describe(exc)}", call.path
+            ) from _scrub(exc)
+        except TimeoutError as exc:
+            raise RequestTimeoutError(
+                f"deadline of {self._retry.deadline}s spent waiting for {base_url}", call.path
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise TransportError(
+                f"request to {base_url} failed: {_describe(exc)}", call.path
+            ) from _scrub(exc)
