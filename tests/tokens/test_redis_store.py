@@ -126,6 +126,24 @@ async def test_invalidation_storm_makes_one_round_trip_and_one_fetch(
         await client.aclose()
 
 
+async def test_a_dead_lock_holder_is_taken_over_after_its_ttl(store: RedisTokenStore) -> None:
+    settings = RefreshSettings(
+        fetch_timeout=0.2, lock_ttl=0.4, wait_timeout=3.0, poll_initial=0.01, poll_max=0.05
+    )
+    provider = CountingToken(store=store, settings=settings)
+    dead = await store.acquire(provider.key, settings.lock_ttl)  # its process was killed
+    assert dead is not None
+    started = time.monotonic()
+    assert await provider.get() == "tok-1"
+    assert time.monotonic() - started >= 0.3  # nobody fetched while the lock was live
+    assert provider.fetches == 1
+    # The dead holder's late write, were it to wake up, is fenced off.
+    assert not await store.save(provider.key, StoredToken("zombie", time.time() + 7200), dead)
+    loaded = await store.load(provider.key)
+    assert loaded is not None
+    assert loaded.value == "tok-1"
+
+
 async def test_unreachable_redis_falls_back_locally_with_one_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -69,7 +69,7 @@ async def test_fetch_timeout_is_bounded() -> None:
     started = time.monotonic()
     with pytest.raises(TokenUnavailableError):
         await provider.get()
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 3.0  # bounded by fetch_timeout, not the 5 s fetch
 
 
 async def test_invalidate_deletes_only_the_named_token() -> None:
@@ -168,7 +168,7 @@ async def test_waiter_takes_over_when_the_lock_holder_dies() -> None:
     assert dead is not None
     started = time.monotonic()
     assert await provider.get() == "tok-1"
-    assert 0.25 < time.monotonic() - started < 1.5
+    assert 0.25 < time.monotonic() - started < 3.0  # waited for the TTL, then took over
     assert provider.fetches == 1
     assert not await store.save(provider.key, StoredToken("late", time.time() + 7200), dead)
 

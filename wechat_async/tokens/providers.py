@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from wechat_async.errors import InvalidResponseError, TokenUnavailableError
 from wechat_async.tokens.refreshing import RefreshingToken, RefreshSettings
@@ -54,12 +54,14 @@ class StaticToken:
         """Nothing to refresh: the owner of the token must replace it."""
 
 
-class AccessToken(RefreshingToken):
-    """Official Account token from ``GET cgi-bin/token`` (each fetch rotates it)."""
+class _SecretToken(RefreshingToken):
+    """A provider that fetches with an id and a secret through the transport."""
+
+    _kind: ClassVar[str]
 
     def __init__(
         self,
-        appid: str,
+        owner_id: str,
         secret: str,
         *,
         transport: Transport,
@@ -67,16 +69,31 @@ class AccessToken(RefreshingToken):
         settings: RefreshSettings | None = None,
         metrics: MetricsHook | None = None,
     ) -> None:
-        """Fetch through ``transport``; share through ``store`` (memory by default)."""
+        """The cache key holds the id and a fingerprint of the secret, never the secret."""
         super().__init__(
-            key=f"access_token:{appid}:{secret_fingerprint(secret)}",
+            key=f"{self._kind}:{owner_id}:{secret_fingerprint(secret)}",
             store=store,
             settings=settings,
             metrics=metrics,
         )
-        self.appid = appid
+        self._owner_id = owner_id
         self._secret = secret
         self._transport = transport
+
+
+class AccessToken(_SecretToken):
+    """Official Account token from ``GET cgi-bin/token`` (each fetch rotates it).
+
+    ``AccessToken(appid, secret, transport=..., store=...)``: fetch through the
+    transport, share through the store (memory by default).
+    """
+
+    _kind = "access_token"
+
+    @property
+    def appid(self) -> str:
+        """The Official Account's appid."""
+        return self._owner_id
 
     async def _fetch(self) -> tuple[str, float]:
         reply = await self._transport.request(
@@ -88,7 +105,7 @@ class AccessToken(RefreshingToken):
         return parse_token_reply(reply, "cgi-bin/token")
 
 
-class StableAccessToken(RefreshingToken):
+class StableAccessToken(_SecretToken):
     """Official Account token from ``POST cgi-bin/stable_token``.
 
     Normal mode returns the same token while it is valid, so concurrent fetchers
@@ -97,6 +114,7 @@ class StableAccessToken(RefreshingToken):
     only within WeChat's limits: 20 forced refreshes a day, 30 s apart.
     """
 
+    _kind = "stable_token"
     FORCE_PER_DAY = 20
     FORCE_INTERVAL = 30.0
 
@@ -112,15 +130,14 @@ class StableAccessToken(RefreshingToken):
     ) -> None:
         """Fetch through ``transport``; share through ``store`` (memory by default)."""
         super().__init__(
-            key=f"stable_token:{appid}:{secret_fingerprint(secret)}",
-            store=store,
-            settings=settings,
-            metrics=metrics,
+            appid, secret, transport=transport, store=store, settings=settings, metrics=metrics
         )
-        self.appid = appid
-        self._secret = secret
-        self._transport = transport
         self._forced: deque[float] = deque()
+
+    @property
+    def appid(self) -> str:
+        """The Official Account's appid."""
+        return self._owner_id
 
     async def _fetch(self) -> tuple[str, float]:
         rejected = self._last_invalidated
@@ -161,29 +178,19 @@ class StableAccessToken(RefreshingToken):
         return parse_token_reply(reply, "cgi-bin/stable_token")
 
 
-class WorkAccessToken(RefreshingToken):
-    """WeCom token from ``GET cgi-bin/gettoken`` for one corp and one app secret."""
+class WorkAccessToken(_SecretToken):
+    """WeCom token from ``GET cgi-bin/gettoken`` for one corp and one app secret.
 
-    def __init__(
-        self,
-        corp_id: str,
-        corp_secret: str,
-        *,
-        transport: Transport,
-        store: TokenStore | None = None,
-        settings: RefreshSettings | None = None,
-        metrics: MetricsHook | None = None,
-    ) -> None:
-        """The cache key holds the corp id and a fingerprint of the secret, never the secret."""
-        super().__init__(
-            key=f"work_token:{corp_id}:{secret_fingerprint(corp_secret)}",
-            store=store,
-            settings=settings,
-            metrics=metrics,
-        )
-        self.corp_id = corp_id
-        self._secret = corp_secret
-        self._transport = transport
+    ``WorkAccessToken(corp_id, corp_secret, transport=..., store=...)``; two apps
+    of one corp have different secrets and so never share a cached token.
+    """
+
+    _kind = "work_token"
+
+    @property
+    def corp_id(self) -> str:
+        """The WeCom corp id."""
+        return self._owner_id
 
     async def _fetch(self) -> tuple[str, float]:
         reply = await self._transport.request(
