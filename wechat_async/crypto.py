@@ -541,17 +541,43 @@ class _Found:
         self.parts: list[str] = []
 
 
+def _forbid_dtd(*_: object) -> None:
+    raise ForbiddenXmlError("DOCTYPE and ENTITY declarations are not allowed")
+
+
+def hardened_expat() -> expat.XMLParserType:
+    """An expat parser that raises ForbiddenXmlError at the first DTD construct.
+
+    The DOCTYPE handler fires before any internal subset is read, so no entity
+    is ever declared, let alone expanded (XXE, billion laughs).
+    """
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = _forbid_dtd
+    parser.EntityDeclHandler = _forbid_dtd
+    parser.UnparsedEntityDeclHandler = _forbid_dtd
+    parser.NotationDeclHandler = _forbid_dtd
+    parser.buffer_text = True
+    return parser
+
+
+def parse_hardened(parser: expat.XMLParserType, body: bytes) -> None:
+    """Feed the whole of ``body`` to a parser from :func:`hardened_expat`."""
+    try:
+        parser.Parse(body, True)  # noqa: FBT003 - expat takes isfinal positionally
+    except expat.ExpatError as exc:
+        raise MessageParseError(f"body is not well-formed XML: {exc}") from exc
+    except RecursionError as exc:  # handlers of deeply nested input
+        raise MessageParseError("XML is nested too deeply") from exc
+
+
 def _encrypt_from_xml(body: bytes) -> bytes:
     """Parse an envelope with expat, refusing DTDs, and return the Encrypt text.
 
     Encrypt must be a direct child of the root, appear once and hold text only.
     """
-    parser = expat.ParserCreate()
-    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser = hardened_expat()
     found = _Found()
-
-    def forbid_dtd(*_: object) -> None:
-        raise ForbiddenXmlError("DOCTYPE and ENTITY declarations are not allowed")
 
     def start(name: str, _attrs: object) -> None:
         found.depth += 1
@@ -572,18 +598,10 @@ def _encrypt_from_xml(body: bytes) -> bytes:
         if found.capturing:
             found.parts.append(data)
 
-    parser.StartDoctypeDeclHandler = forbid_dtd
-    parser.EntityDeclHandler = forbid_dtd
-    parser.UnparsedEntityDeclHandler = forbid_dtd
-    parser.NotationDeclHandler = forbid_dtd
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.CharacterDataHandler = text
-    parser.buffer_text = True
-    try:
-        parser.Parse(body, True)  # noqa: FBT003 - expat takes isfinal positionally
-    except expat.ExpatError as exc:
-        raise MessageParseError(f"body is not well-formed XML: {exc}") from exc
+    parse_hardened(parser, body)
     if found.encrypt is None:
         raise MessageParseError("envelope has no Encrypt element")
     return found.encrypt

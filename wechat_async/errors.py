@@ -19,6 +19,7 @@ Every exception the SDK raises on purpose derives from :class:`WeChatError`, so
      │    └── InvalidResponseError           the body is not a JSON object
      ├── TokenUnavailableError       no access token within the bounded wait
      ├── ConfigurationError          unusable settings or arguments (also a ValueError)
+     │    └── InvalidArgumentError           an argument WeChat would certainly reject
      └── CryptoError                 callback signing and encryption (wechat_async.crypto)
           ├── InvalidSignatureError          -40001
           ├── MessageParseError              -40002
@@ -66,6 +67,7 @@ __all__ = [
     "ConnectError",
     "HTTPStatusError",
     "IPNotAllowedError",
+    "InvalidArgumentError",
     "InvalidCredentialError",
     "InvalidParameterError",
     "InvalidResponseError",
@@ -266,6 +268,21 @@ class ConfigurationError(WeChatError, ValueError):
     Raised before anything is sent. It is also a :class:`ValueError`, which is
     what it would be outside the SDK's tree.
     """
+
+
+class InvalidArgumentError(ConfigurationError):
+    """An argument WeChat would reject for sure: caught before any request is sent.
+
+    For example an empty user list, a name over the documented length, or a
+    message type the endpoint does not take. ``.argument`` names the argument.
+    """
+
+    def __init__(self, argument: str, problem: str) -> None:  # noqa: D107
+        super().__init__(f"{argument}: {problem}")
+        self.argument = argument
+
+    def __reduce__(self) -> tuple[object, ...]:  # noqa: D105
+        return (type(self), (self.argument, str(self).split(": ", 1)[1]))
 
 
 class TokenUnavailableError(WeChatError):

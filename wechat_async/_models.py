@@ -1,0 +1,79 @@
+"""The one cattrs converter that turns WeChat's JSON into frozen attrs models.
+
+Rules every model follows (see the services for examples):
+
+* ``@attrs.frozen`` (frozen and slotted), field names as WeChat spells them;
+* every field that WeChat may leave out has a default, and unknown fields are
+  ignored, because WeChat adds fields often;
+* a family of messages or events keyed on one field (``msgtype``, ``event``)
+  is a tagged union registered with :func:`register_tagged_union`; a tag we do
+  not know comes back as that family's ``Unknown…`` model holding the raw
+  dict, never as a crash.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import cattrs
+
+from wechat_async.errors import InvalidResponseError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    import attrs
+
+__all__ = ["converter", "register_tagged_union", "structure", "unstructure_omitting_none"]
+
+T = TypeVar("T")
+
+converter = cattrs.Converter(forbid_extra_keys=False)
+"""Structures responses into models; extra keys are ignored on purpose."""
+
+
+def structure(data: object, cls: type[T], path: str) -> T:
+    """Build ``cls`` from a response, naming the API ``path`` if the shape is wrong."""
+    try:
+        return converter.structure(data, cls)
+    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
+        raise InvalidResponseError(
+            f"unexpected response shape for {cls.__name__}: {_summary(exc)}", path
+        ) from exc
+
+
+def _summary(exc: BaseException) -> str:
+    if isinstance(exc, cattrs.BaseValidationError):
+        causes = "; ".join(repr(e) for e in exc.exceptions[:3])
+        return f"{exc.message}: {causes}"
+    return repr(exc)
+
+
+def register_tagged_union(
+    union: Any,  # noqa: ANN401 - a typing Union object
+    *,
+    tag: str,
+    members: Mapping[str, type[Any]],
+    unknown: Callable[[dict[str, Any]], Any],
+) -> None:
+    """Structure ``union`` by ``data[tag]``; an unknown tag goes to ``unknown(raw)``."""
+
+    def hook(data: Any, _: Any) -> Any:  # noqa: ANN401 - cattrs hook signature
+        if not isinstance(data, dict):
+            raise TypeError(f"expected an object, got {type(data).__name__}")
+        member = members.get(data.get(tag))  # type: ignore[arg-type]
+        if member is None:
+            return unknown(data)
+        return converter.structure(data, member)
+
+    converter.register_structure_hook(union, hook)
+
+
+def unstructure_omitting_none(instance: attrs.AttrsInstance) -> dict[str, Any]:
+    """Unstructure an attrs instance, leaving out fields that are None.
+
+    WeChat rejects some optional fields when they are sent empty, so request
+    bodies carry only what the caller set.
+    """
+    raw = converter.unstructure(instance)
+    return {key: value for key, value in raw.items() if value is not None}

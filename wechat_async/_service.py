@@ -1,0 +1,58 @@
+"""The base of every service: a transport, a token provider and a host."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from wechat_async.transport import Host
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from wechat_async.tokens.base import TokenProvider
+    from wechat_async.transport import Files, Transport
+
+__all__ = ["Service"]
+
+
+class Service:
+    """A group of WeChat endpoints sharing one transport, token provider and host.
+
+    Services never build an HTTP client or read a token store: both arrive here.
+    """
+
+    host: ClassVar[Host] = Host.WORK
+
+    def __init__(self, transport: Transport, token: TokenProvider) -> None:
+        """Use ``transport`` for every call and ``token`` for its access_token."""
+        self._transport = transport
+        self._token = token
+
+    def __repr__(self) -> str:
+        """Name the service and its provider (which hides its own secrets)."""
+        return f"{type(self).__name__}(token={self._token!r})"
+
+    async def _get(
+        self, path: str, params: Mapping[str, str | int] | None = None
+    ) -> dict[str, Any]:
+        return await self._transport.request(
+            "GET", path, host=self.host, token=self._token, params=params
+        )
+
+    async def _post(
+        self,
+        path: str,
+        body: object = None,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        files: Files | None = None,
+    ) -> dict[str, Any]:
+        return await self._transport.request(
+            "POST",
+            path,
+            host=self.host,
+            token=self._token,
+            params=params,
+            json=body if files is None else None,
+            files=files,
+        )
