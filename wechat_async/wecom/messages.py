@@ -1,0 +1,87 @@
+"""Outgoing message bodies shared by WeCom's sending endpoints (Kf, AppChat).
+
+Each class knows its ``msgtype``; a service puts ``{"msgtype": m.msgtype,
+m.msgtype: m.payload()}`` into its request, so the type is never set by hand.
+Endpoint-specific types live beside their service (``kf_messages``, ``appchat``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+
+from wechat_async._models import unstructure_omitting_none
+from wechat_async.errors import InvalidArgumentError
+
+__all__ = ["File", "Image", "OutgoingMessage", "Text", "Video", "Voice", "message_body"]
+
+
+@attrs.frozen
+class OutgoingMessage:
+    """Base of every outgoing message; subclasses set ``msgtype``."""
+
+    msgtype: ClassVar[str]
+
+    def payload(self) -> dict[str, Any]:
+        """The object that goes under the ``msgtype`` key; unset fields are left out."""
+        return unstructure_omitting_none(self)
+
+
+def message_body(
+    message: OutgoingMessage, allowed: tuple[type[OutgoingMessage], ...], endpoint: str
+) -> dict[str, Any]:
+    """``{"msgtype": …, <msgtype>: …}`` for ``message``, if ``endpoint`` takes its type."""
+    if not isinstance(message, allowed):
+        names = ", ".join(sorted(cls.msgtype for cls in allowed))
+        raise InvalidArgumentError(
+            "message", f"{endpoint} sends {names}; got {type(message).__name__}"
+        )
+    return {"msgtype": message.msgtype, message.msgtype: message.payload()}
+
+
+def _non_empty(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise InvalidArgumentError(attribute.name, "must be a non-empty string")
+
+
+@attrs.frozen
+class Text(OutgoingMessage):
+    """A text message."""
+
+    msgtype: ClassVar[str] = "text"
+    content: str = attrs.field(validator=_non_empty)
+
+
+@attrs.frozen
+class Image(OutgoingMessage):
+    """An image, by the media_id that Media.upload returned."""
+
+    msgtype: ClassVar[str] = "image"
+    media_id: str = attrs.field(validator=_non_empty)
+
+
+@attrs.frozen
+class Voice(OutgoingMessage):
+    """A voice message (AMR), by media_id."""
+
+    msgtype: ClassVar[str] = "voice"
+    media_id: str = attrs.field(validator=_non_empty)
+
+
+@attrs.frozen
+class Video(OutgoingMessage):
+    """A video, by media_id; title and description where the endpoint shows them."""
+
+    msgtype: ClassVar[str] = "video"
+    media_id: str = attrs.field(validator=_non_empty)
+    title: str | None = None
+    description: str | None = None
+
+
+@attrs.frozen
+class File(OutgoingMessage):
+    """A file, by media_id."""
+
+    msgtype: ClassVar[str] = "file"
+    media_id: str = attrs.field(validator=_non_empty)
