@@ -31,13 +31,14 @@ traceback shows no secret either.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import json as _json
 import logging
 import random
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Final, Literal, Self, TypeVar
 
@@ -327,6 +328,9 @@ class _Outgoing:
     headers: Mapping[str, str] | None
     files: Files | None
     data: Mapping[str, str] | None
+    # A streamed answer is handed back with its body unread (media downloads);
+    # only a JSON or text one, which can only be an error, is read here.
+    stream: bool = False
 
 
 def _api_path(path: str) -> str:
@@ -519,6 +523,46 @@ class Transport:
             parse=_parse_raw,
         )
 
+    @contextlib.asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        host: Host = Host.OFFICIAL,
+        token: TokenProvider | None = None,
+        token_param: str = _ACCESS_TOKEN,
+        params: Mapping[str, str | int] | None = None,
+        json: object = None,
+    ) -> AsyncIterator[httpx.Response]:
+        """Like :meth:`request_raw`, but yield the response with its body still unread.
+
+        For large downloads (media/get): read it with ``aiter_bytes()`` inside the
+        ``async with`` block; the connection is released when the block ends.
+        Retries, token refresh, redaction and errcode mapping are those of
+        :meth:`request` and cover the call up to the response headers; a JSON or
+        text answer (WeChat's error shape) is read and mapped before the yield.
+        The call's deadline does not limit reading the body; the per-read
+        ``timeout`` does.
+        """
+        response = await self._call(
+            method,
+            path,
+            host=host,
+            token=token,
+            token_param=token_param,
+            params=params,
+            json=json,
+            files=None,
+            data=None,
+            parse=_parse_raw,
+            stream=True,
+        )
+        try:
+            yield response
+        finally:
+            await response.aclose()
+
     async def _call(
         self,
         method: str,
@@ -532,6 +576,7 @@ class Transport:
         files: Files | None,
         data: Mapping[str, str] | None,
         parse: Callable[[httpx.Response, str], _T],
+        stream: bool = False,
     ) -> _T:
         path = _api_path(path)
         if not isinstance(host, Host):
@@ -555,6 +600,7 @@ class Transport:
             headers=headers,
             files=files,
             data=data,
+            stream=stream,
         )
         call = _Call(path=path, started=time.monotonic(), deadline=self._retry.deadline)
         errcode: int | None = None
@@ -639,7 +685,12 @@ class Transport:
             base_url = outgoing.base_urls[base_index % len(outgoing.base_urls)]
             try:
                 response = await self._send_once(outgoing, base_url, query, call)
-                return parse(response, call.path)
+                try:
+                    return parse(response, call.path)
+                except BaseException:
+                    # A streamed response holds its connection until closed.
+                    await response.aclose()
+                    raise
             except WeChatError as exc:
                 if attempt >= policy.attempts or not policy.should_retry(exc):
                     raise
@@ -681,16 +732,18 @@ class Transport:
         url = f"{base_url.rstrip('/')}/{call.path}"
         try:
             async with asyncio.timeout(remaining):
-                return await self._client.request(
-                    outgoing.method,
-                    url,
-                    params=query,
-                    content=outgoing.content,
-                    headers=outgoing.headers,
-                    files=outgoing.files,
-                    data=outgoing.data,
-                    timeout=self._timeout,
-                )
+                if not outgoing.stream:
+                    return await self._client.request(
+                        outgoing.method,
+                        url,
+                        params=query,
+                        content=outgoing.content,
+                        headers=outgoing.headers,
+                        files=outgoing.files,
+                        data=outgoing.data,
+                        timeout=self._timeout,
+                    )
+                return await self._send_streamed(outgoing, url, query)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise ConnectError(
                 f"cannot connect to {base_url}: {_describe(exc)}", call.path
@@ -707,3 +760,31 @@ class Transport:
             raise TransportError(
                 f"request to {base_url} failed: {_describe(exc)}", call.path
             ) from _scrub(exc)
+
+    async def _send_streamed(
+        self, outgoing: _Outgoing, url: str, query: Mapping[str, str | int]
+    ) -> httpx.Response:
+        request = self._client.build_request(
+            outgoing.method,
+            url,
+            params=query,
+            content=outgoing.content,
+            headers=outgoing.headers,
+            files=outgoing.files,
+            data=outgoing.data,
+            timeout=self._timeout,
+        )
+        response = await self._client.send(request, stream=True)
+        try:
+            content_type = response.headers.get("content-type", "").lower()
+            # Only WeChat's error answer is JSON or text, and it is small.
+            if (
+                not response.is_success
+                or "json" in content_type
+                or content_type.startswith("text/plain")
+            ):
+                await response.aread()
+        except BaseException:
+            await response.aclose()
+            raise
+        return response

@@ -1,0 +1,293 @@
+"""WeCom app group chats (应用发送消息到群聊会话): create, update, read, send.
+
+Only self-built apps whose visible range is the root department may call
+these, and only for chats the app created itself.
+
+``send`` takes the shared message classes (:class:`~wechat_async.wecom.messages.Text`,
+``Image``, ``Voice``, ``Video``, ``File``) and the group-only ones defined
+here: :class:`TextCard`, :class:`News`, :class:`MpNews` and :class:`Markdown`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, ClassVar, Final
+
+import attrs
+
+from wechat_async._models import structure, unstructure_omitting_none
+from wechat_async._service import Service
+from wechat_async.errors import InvalidArgumentError
+from wechat_async.wecom.messages import (
+    File,
+    Image,
+    OutgoingMessage,
+    Text,
+    Video,
+    Voice,
+    message_body,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+__all__ = [
+    "AppChat",
+    "ChatInfo",
+    "Markdown",
+    "MpNews",
+    "MpNewsArticle",
+    "News",
+    "NewsArticle",
+    "TextCard",
+]
+
+# path/90245: "群成员id列表。至少2人，至多2000人".
+_MEMBERS_MIN: Final = 2
+_MEMBERS_MAX: Final = 2000
+# path/90245: chatid "最长32个字符。只允许字符0-9及字母a-zA-Z".
+_CHATID_RE: Final = re.compile(r"[0-9A-Za-z]{1,32}")
+# path/90248: "一个图文消息支持1到8条图文", for news and mpnews alike.
+_ARTICLES_MAX: Final = 8
+
+_CREATE: Final = "cgi-bin/appchat/create"
+_UPDATE: Final = "cgi-bin/appchat/update"
+_GET: Final = "cgi-bin/appchat/get"
+_SEND: Final = "cgi-bin/appchat/send"
+
+
+def _required(_: object, attribute: attrs.Attribute[str], value: object) -> None:
+    if not isinstance(value, str) or not value:
+        raise InvalidArgumentError(attribute.name, "must be a non-empty string")
+
+
+def _articles(_: object, attribute: attrs.Attribute[Any], value: tuple[object, ...]) -> None:
+    if not 1 <= len(value) <= _ARTICLES_MAX:
+        raise InvalidArgumentError(
+            attribute.name, f"has {len(value)} articles; WeChat takes 1 to {_ARTICLES_MAX}"
+        )
+
+
+def _news_articles(articles: Iterable[NewsArticle]) -> tuple[NewsArticle, ...]:
+    return tuple(articles)
+
+
+def _mpnews_articles(articles: Iterable[MpNewsArticle]) -> tuple[MpNewsArticle, ...]:
+    return tuple(articles)
+
+
+@attrs.frozen
+class TextCard(OutgoingMessage):
+    """A text card: title, description and a link; WeChat labels the button "详情" by default."""
+
+    msgtype: ClassVar[str] = "textcard"
+    title: str = attrs.field(validator=_required)
+    description: str = attrs.field(validator=_required)
+    url: str = attrs.field(validator=_required)
+    btntxt: str | None = None
+
+
+@attrs.frozen
+class NewsArticle:
+    """One article of a :class:`News` message; ``picurl`` is a JPG or PNG link."""
+
+    title: str = attrs.field(validator=_required)
+    url: str = attrs.field(validator=_required)
+    description: str | None = None
+    picurl: str | None = None
+
+
+@attrs.frozen
+class News(OutgoingMessage):
+    """A news message: 1 to 8 linked articles."""
+
+    msgtype: ClassVar[str] = "news"
+    articles: tuple[NewsArticle, ...] = attrs.field(converter=_news_articles, validator=_articles)
+
+    def payload(self) -> dict[str, Any]:  # noqa: D102 - see OutgoingMessage
+        return {"articles": [unstructure_omitting_none(a) for a in self.articles]}
+
+
+@attrs.frozen
+class MpNewsArticle:
+    """One article of an :class:`MpNews` message, stored by WeCom; ``content`` may hold HTML."""
+
+    title: str = attrs.field(validator=_required)
+    thumb_media_id: str = attrs.field(validator=_required)
+    content: str = attrs.field(validator=_required)
+    author: str | None = None
+    content_source_url: str | None = None
+    digest: str | None = None
+
+
+@attrs.frozen
+class MpNews(OutgoingMessage):
+    """An mpnews message: 1 to 8 articles whose bodies WeCom hosts."""
+
+    msgtype: ClassVar[str] = "mpnews"
+    articles: tuple[MpNewsArticle, ...] = attrs.field(
+        converter=_mpnews_articles, validator=_articles
+    )
+
+    def payload(self) -> dict[str, Any]:  # noqa: D102 - see OutgoingMessage
+        return {"articles": [unstructure_omitting_none(a) for a in self.articles]}
+
+
+@attrs.frozen
+class Markdown(OutgoingMessage):
+    """A markdown message (WeCom's markdown subset)."""
+
+    msgtype: ClassVar[str] = "markdown"
+    content: str = attrs.field(validator=_required)
+
+
+_SENDABLE: Final[tuple[type[OutgoingMessage], ...]] = (
+    Text,
+    Image,
+    Voice,
+    Video,
+    File,
+    TextCard,
+    News,
+    MpNews,
+    Markdown,
+)
+
+
+@attrs.frozen
+class ChatInfo:
+    """A group chat from ``cgi-bin/appchat/get``; ``chat_type`` 0 is ordinary, 1 a class chat."""
+
+    chatid: str
+    name: str = ""
+    owner: str = ""
+    userlist: tuple[str, ...] = ()
+    chat_type: int = 0
+
+
+@attrs.frozen
+class _Created:
+    chatid: str
+
+
+@attrs.frozen
+class _Got:
+    chat_info: ChatInfo
+
+
+def _check_chatid(chatid: object) -> str:
+    if not isinstance(chatid, str) or not chatid:
+        raise InvalidArgumentError("chatid", "must be a non-empty string")
+    return chatid
+
+
+def _userids(argument: str, values: Iterable[str]) -> list[str]:
+    if isinstance(values, str):
+        raise InvalidArgumentError(argument, "must be a list of userids, not one string")
+    ids = list(values)
+    if not all(isinstance(value, str) and value for value in ids):
+        raise InvalidArgumentError(argument, "every userid must be a non-empty string")
+    return ids
+
+
+def _optional_text(argument: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise InvalidArgumentError(argument, "must be a non-empty string or None")
+    return value
+
+
+class AppChat(Service):
+    """WeCom app group chats: ``cgi-bin/appchat/*``."""
+
+    async def create(
+        self,
+        name: str | None,
+        owner: str | None,
+        userlist: Iterable[str],
+        chatid: str | None = None,
+    ) -> str:
+        """POST cgi-bin/appchat/create: create a group chat, return its chatid.
+
+        ``userlist`` holds 2 to 2000 distinct members. ``name`` (cut by WeChat
+        past 50 characters) and ``owner`` are optional: pass None to leave
+        them to WeChat, which then picks an owner from ``userlist``.
+        ``chatid``, if given, is 1 to 32 letters and digits. A new chat shows
+        up in WeCom only once a message has been sent to it.
+        """
+        members = _userids("userlist", userlist)
+        distinct = len(set(members))
+        if not _MEMBERS_MIN <= distinct <= _MEMBERS_MAX:
+            raise InvalidArgumentError(
+                "userlist",
+                f"has {distinct} distinct members; WeChat takes {_MEMBERS_MIN} to {_MEMBERS_MAX}",
+            )
+        body: dict[str, Any] = {}
+        if (checked_name := _optional_text("name", name)) is not None:
+            body["name"] = checked_name
+        if (checked_owner := _optional_text("owner", owner)) is not None:
+            body["owner"] = checked_owner
+        body["userlist"] = members
+        if chatid is not None:
+            if not isinstance(chatid, str) or not _CHATID_RE.fullmatch(chatid):
+                raise InvalidArgumentError(
+                    "chatid", "must be 1 to 32 characters, only 0-9, a-z and A-Z"
+                )
+            body["chatid"] = chatid
+        answer = await self._post(_CREATE, body)
+        return structure(answer, _Created, _CREATE).chatid
+
+    async def update(
+        self,
+        chatid: str,
+        *,
+        name: str | None = None,
+        owner: str | None = None,
+        add_user_list: Iterable[str] = (),
+        del_user_list: Iterable[str] = (),
+    ) -> None:
+        """POST cgi-bin/appchat/update: rename, change owner, add or remove members.
+
+        Only what is given is sent; a chat holds at most 2000 members.
+        """
+        body: dict[str, Any] = {"chatid": _check_chatid(chatid)}
+        if (checked_name := _optional_text("name", name)) is not None:
+            body["name"] = checked_name
+        if (checked_owner := _optional_text("owner", owner)) is not None:
+            body["owner"] = checked_owner
+        if added := _userids("add_user_list", add_user_list):
+            body["add_user_list"] = added
+        if removed := _userids("del_user_list", del_user_list):
+            body["del_user_list"] = removed
+        await self._post(_UPDATE, body)
+
+    async def get(self, chatid: str) -> ChatInfo:
+        """GET cgi-bin/appchat/get: a group chat's name, owner and members."""
+        answer = await self._get(_GET, {"chatid": _check_chatid(chatid)})
+        return structure(answer, _Got, _GET).chat_info
+
+    async def send(self, chatid: str, message: OutgoingMessage, *, safe: bool = False) -> None:
+        """POST cgi-bin/appchat/send: send a message to a group chat the app created.
+
+        ``message`` is a Text, Image, Voice, Video, File, TextCard, News,
+        MpNews or Markdown. ``safe=True`` marks it confidential (sent as
+        ``"safe": 1``). Past WeChat's per-member limits (200 a minute, 10000
+        a day from one app) messages are dropped without an error.
+        """
+        body: dict[str, Any] = {"chatid": _check_chatid(chatid)}
+        body.update(message_body(message, _SENDABLE, "appchat/send"))
+        body["safe"] = 1 if safe else 0
+        await self._post(_SEND, body)
+
+    async def send_text(self, chatid: str, content: str, *, safe: bool = False) -> None:
+        """POST cgi-bin/appchat/send: send a text message."""
+        await self.send(chatid, Text(content), safe=safe)
+
+    async def send_image(self, chatid: str, media_id: str, *, safe: bool = False) -> None:
+        """POST cgi-bin/appchat/send: send an image uploaded with Media.upload."""
+        await self.send(chatid, Image(media_id), safe=safe)
+
+    async def send_voice(self, chatid: str, media_id: str) -> None:
+        """POST cgi-bin/appchat/send: send an AMR voice message uploaded with Media.upload."""
+        await self.send(chatid, Voice(media_id))

@@ -1,0 +1,1101 @@
+"""Models of WeCom Kf (微信客服): outgoing message types and the messages ``sync_msg`` reads.
+
+Outgoing: :class:`Link`, :class:`MiniProgram`, :class:`MsgMenu` (with its items
+:class:`MenuClick`, :class:`MenuView`, :class:`MenuMiniProgram`,
+:class:`MenuText`) and :class:`Location`, beside the shared ``Text``, ``Image``,
+``Voice``, ``Video`` and ``File`` of :mod:`wechat_async.wecom.messages`.
+
+Incoming (``POST cgi-bin/kf/sync_msg``): every item of ``msg_list`` becomes one
+:data:`SyncedMessage`, keyed on ``msgtype``; an ``event`` item carries a
+:data:`KfEvent`, keyed on ``event.event_type``. A type this module does not
+know comes back as :class:`UnknownKfMessage` / :class:`UnknownKfEvent` holding
+the raw dict, so a new WeChat message type never breaks a sync loop.
+
+Also here: the ``kf_msg_or_event`` callback (:class:`KfCallbackMessage`) and
+the response models of the other Kf endpoints.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, ClassVar, Self
+
+import attrs
+from cattrs.gen import make_dict_structure_fn, override
+
+from wechat_async._models import converter, register_tagged_union
+from wechat_async.errors import InvalidArgumentError
+from wechat_async.wecom.messages import OutgoingMessage
+
+__all__ = [
+    "AccountInfo",
+    "AccountPage",
+    "BusinessCardBody",
+    "BusinessCardMessage",
+    "ChannelsBody",
+    "ChannelsMessage",
+    "ChannelsShopOrderBody",
+    "ChannelsShopOrderMessage",
+    "ChannelsShopProductBody",
+    "ChannelsShopProductMessage",
+    "CorpStatistic",
+    "CorpStatisticDay",
+    "CorpStatistics",
+    "Customer",
+    "CustomerBatch",
+    "EnterSessionContext",
+    "EnterSessionEvent",
+    "EventMessage",
+    "FileMessage",
+    "GroupChatRange",
+    "ImageMessage",
+    "IntentAnswer",
+    "IntentLink",
+    "IntentQuestion",
+    "IntentSimilarQuestions",
+    "IntentText",
+    "KfCallbackMessage",
+    "KfEvent",
+    "KnowledgeGroup",
+    "KnowledgeGroupPage",
+    "KnowledgeIntent",
+    "KnowledgeIntentPage",
+    "Link",
+    "LinkBody",
+    "LinkMessage",
+    "Location",
+    "LocationBody",
+    "LocationMessage",
+    "MediaBody",
+    "MemberRange",
+    "MenuClick",
+    "MenuItem",
+    "MenuMiniProgram",
+    "MenuText",
+    "MenuView",
+    "MergedBody",
+    "MergedItem",
+    "MergedMessage",
+    "MiniProgram",
+    "MiniProgramBody",
+    "MiniProgramMessage",
+    "MsgMenu",
+    "MsgMenuBody",
+    "MsgMenuMessage",
+    "MsgSendFailEvent",
+    "NoteMessage",
+    "Origin",
+    "RejectCustomerMsgSwitchChangeEvent",
+    "ServiceState",
+    "ServiceStateInfo",
+    "Servicer",
+    "ServicerList",
+    "ServicerRecallMsgEvent",
+    "ServicerResult",
+    "ServicerResults",
+    "ServicerStatistic",
+    "ServicerStatisticDay",
+    "ServicerStatistics",
+    "ServicerStatusChangeEvent",
+    "SessionStatusChangeEvent",
+    "SyncMsgResult",
+    "SyncedMessage",
+    "TextBody",
+    "TextMessage",
+    "UnknownKfEvent",
+    "UnknownKfMessage",
+    "UpgradeGroupChat",
+    "UpgradeMember",
+    "UpgradeServiceConfig",
+    "UpgradeType",
+    "UserRecallMsgEvent",
+    "VideoMessage",
+    "VoiceMessage",
+    "WechatChannels",
+]
+
+
+# -- enums ----------------------------------------------------------------------
+
+
+class _OpenIntEnum(enum.IntEnum):
+    """An IntEnum that keeps a value WeChat adds later instead of failing on it."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> Self | None:
+        if isinstance(value, int) and not isinstance(value, bool):
+            member = int.__new__(cls, value)
+            member._name_ = f"UNKNOWN_{value}"
+            member._value_ = value
+            return member
+        return None
+
+
+class Origin(_OpenIntEnum):
+    """Who produced a synced message (``origin`` in ``cgi-bin/kf/sync_msg``)."""
+
+    CUSTOMER = 3
+    """Sent by the WeChat customer."""
+    SYSTEM = 4
+    """An event pushed by the system."""
+    SERVICER = 5
+    """Sent by a servicer from the WeCom client."""
+
+
+class ServiceState(_OpenIntEnum):
+    """Session state (``cgi-bin/kf/service_state/get`` and ``/trans``)."""
+
+    UNTREATED = 0
+    """New session, not handled yet."""
+    SMART_ASSISTANT = 1
+    """Handled by the smart assistant (API replies)."""
+    POOL = 2
+    """Waiting in the pool for a servicer."""
+    SERVICER = 3
+    """Handled by a human servicer."""
+    ENDED = 4
+    """Ended, or not started."""
+
+
+class UpgradeType(enum.IntEnum):
+    """What ``cgi-bin/kf/customer/upgrade_service`` recommends."""
+
+    MEMBER = 1
+    """A dedicated member (专员)."""
+    GROUPCHAT = 2
+    """A customer group chat."""
+
+
+# -- outgoing ---------------------------------------------------------------------
+
+
+def _non_empty(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise InvalidArgumentError(attribute.name, "must be a non-empty string")
+
+
+def _max_bytes(limit: int) -> Any:  # noqa: ANN401 - an attrs validator
+    def check(_: object, attribute: attrs.Attribute[str | None], value: str | None) -> None:
+        if value is not None and len(value.encode()) > limit:
+            raise InvalidArgumentError(attribute.name, f"must be at most {limit} bytes")
+
+    return check
+
+
+def _required(limit: int) -> Any:  # noqa: ANN401 - an attrs validator
+    return [_non_empty, _max_bytes(limit)]
+
+
+@attrs.frozen
+class Link(OutgoingMessage):
+    """A link card (图文链接) for ``cgi-bin/kf/send_msg``; WeChat truncates title and desc."""
+
+    msgtype: ClassVar[str] = "link"
+    title: str = attrs.field(validator=_non_empty)
+    url: str = attrs.field(validator=_required(2048))
+    thumb_media_id: str = attrs.field(validator=_non_empty)
+    desc: str | None = None
+
+
+@attrs.frozen
+class MiniProgram(OutgoingMessage):
+    """A Mini Program card for ``cgi-bin/kf/send_msg``; the app must be linked to the corp."""
+
+    msgtype: ClassVar[str] = "miniprogram"
+    appid: str = attrs.field(validator=_non_empty)
+    thumb_media_id: str = attrs.field(validator=_non_empty)
+    pagepath: str = attrs.field(validator=_non_empty)
+    title: str | None = None
+
+
+@attrs.frozen
+class MenuClick:
+    """A menu item that replies: the customer's tap comes back as text with ``menu_id``."""
+
+    type: ClassVar[str] = "click"
+    id: str = attrs.field(validator=_required(64))
+    content: str = attrs.field(validator=_required(128))
+
+
+@attrs.frozen
+class MenuView:
+    """A menu item that opens a URL."""
+
+    type: ClassVar[str] = "view"
+    url: str = attrs.field(validator=_required(2048))
+    content: str = attrs.field(validator=_required(1024))
+
+
+@attrs.frozen
+class MenuMiniProgram:
+    """A menu item that opens a Mini Program page."""
+
+    type: ClassVar[str] = "miniprogram"
+    appid: str = attrs.field(validator=_required(32))
+    pagepath: str = attrs.field(validator=_required(1024))
+    content: str = attrs.field(validator=_required(1024))
+
+
+@attrs.frozen
+class MenuText:
+    """Plain text between menu items; ``no_newline=1`` keeps it on the previous line."""
+
+    type: ClassVar[str] = "text"
+    content: str = attrs.field(validator=_non_empty)
+    no_newline: int | None = None
+
+
+MenuItem = MenuClick | MenuView | MenuMiniProgram | MenuText
+"""One entry of a :class:`MsgMenu`."""
+
+_MENU_ITEM_TYPES: tuple[type[MenuItem], ...] = (MenuClick, MenuView, MenuMiniProgram, MenuText)
+_MAX_MENU_ITEMS = 10
+
+
+def _menu_items(_: object, attribute: attrs.Attribute[object], value: object) -> None:
+    if not isinstance(value, tuple) or not all(isinstance(i, _MENU_ITEM_TYPES) for i in value):
+        raise InvalidArgumentError(attribute.name, "must be a tuple of menu items")
+    if len(value) > _MAX_MENU_ITEMS:
+        raise InvalidArgumentError(attribute.name, f"holds at most {_MAX_MENU_ITEMS} items")
+
+
+def _as_tuple(value: object) -> object:
+    # Callers naturally pass lists; the frozen model keeps an immutable tuple.
+    return tuple(value) if isinstance(value, list) else value
+
+
+@attrs.frozen
+class MsgMenu(OutgoingMessage):
+    """A menu message (``msgmenu``): a head, up to 10 items (``list`` on the wire), a tail."""
+
+    msgtype: ClassVar[str] = "msgmenu"
+    items: tuple[MenuItem, ...] = attrs.field(converter=_as_tuple, validator=_menu_items)
+    head_content: str | None = attrs.field(default=None, validator=_max_bytes(1024))
+    tail_content: str | None = attrs.field(default=None, validator=_max_bytes(1024))
+
+    def payload(self) -> dict[str, Any]:
+        """The ``msgmenu`` object, each item as ``{"type": t, t: {...}}``."""
+        body: dict[str, Any] = {}
+        if self.head_content is not None:
+            body["head_content"] = self.head_content
+        body["list"] = [
+            {"type": item.type, item.type: _omit_none(converter.unstructure(item))}
+            for item in self.items
+        ]
+        if self.tail_content is not None:
+            body["tail_content"] = self.tail_content
+        return body
+
+
+def _omit_none(raw: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in raw.items() if value is not None}
+
+
+def _latitude(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not -90 <= value <= 90:  # noqa: PLR2004
+        raise InvalidArgumentError(attribute.name, "must be a number from -90 to 90")
+
+
+def _longitude(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not -180 <= value <= 180:  # noqa: PLR2004
+        raise InvalidArgumentError(attribute.name, "must be a number from -180 to 180")
+
+
+@attrs.frozen
+class Location(OutgoingMessage):
+    """A location for ``cgi-bin/kf/send_msg``."""
+
+    msgtype: ClassVar[str] = "location"
+    latitude: float = attrs.field(validator=_latitude)
+    longitude: float = attrs.field(validator=_longitude)
+    name: str | None = None
+    address: str | None = None
+
+
+@attrs.frozen
+class IntentLink(OutgoingMessage):
+    """A link attachment of a knowledge-base answer (``cgi-bin/kf/knowledge/add_intent``)."""
+
+    msgtype: ClassVar[str] = "link"
+    title: str = attrs.field(validator=_non_empty)
+    url: str = attrs.field(validator=_non_empty)
+    picurl: str | None = None
+    desc: str | None = None
+
+
+@attrs.frozen
+class UpgradeMember:
+    """The member recommended by ``cgi-bin/kf/customer/upgrade_service`` (type 1)."""
+
+    userid: str = attrs.field(validator=_non_empty)
+    wording: str | None = None
+
+
+@attrs.frozen
+class UpgradeGroupChat:
+    """The group chat recommended by ``cgi-bin/kf/customer/upgrade_service`` (type 2)."""
+
+    chat_id: str = attrs.field(validator=_non_empty)
+    wording: str | None = None
+
+
+# -- synced messages (cgi-bin/kf/sync_msg) ---------------------------------------
+
+
+@attrs.frozen
+class _Synced:
+    """Fields every ``msg_list`` item has; event items lack open_kfid and external_userid."""
+
+    msgid: str = ""
+    send_time: int = 0
+    origin: Origin = Origin.CUSTOMER
+    open_kfid: str | None = None
+    external_userid: str | None = None
+    servicer_userid: str | None = None
+
+
+@attrs.frozen
+class TextBody:
+    """``text``: the content, and ``menu_id`` when it answers a menu tap."""
+
+    content: str = ""
+    menu_id: str | None = None
+
+
+@attrs.frozen
+class MediaBody:
+    """``image`` / ``voice`` / ``video`` / ``file``: a media_id for ``cgi-bin/media/get``."""
+
+    media_id: str = ""
+
+
+@attrs.frozen
+class TextMessage(_Synced):
+    """A text message; ``text.menu_id`` is set when the customer tapped a menu item."""
+
+    msgtype: ClassVar[str] = "text"
+    text: TextBody = attrs.field(factory=TextBody)
+
+
+@attrs.frozen
+class ImageMessage(_Synced):
+    """An image."""
+
+    msgtype: ClassVar[str] = "image"
+    image: MediaBody = attrs.field(factory=MediaBody)
+
+
+@attrs.frozen
+class VoiceMessage(_Synced):
+    """A voice message (AMR, or Silk with ``voice_format=1``)."""
+
+    msgtype: ClassVar[str] = "voice"
+    voice: MediaBody = attrs.field(factory=MediaBody)
+
+
+@attrs.frozen
+class VideoMessage(_Synced):
+    """A video."""
+
+    msgtype: ClassVar[str] = "video"
+    video: MediaBody = attrs.field(factory=MediaBody)
+
+
+@attrs.frozen
+class FileMessage(_Synced):
+    """A file."""
+
+    msgtype: ClassVar[str] = "file"
+    file: MediaBody = attrs.field(factory=MediaBody)
+
+
+@attrs.frozen
+class LocationBody:
+    """``location``."""
+
+    latitude: float = 0.0
+    longitude: float = 0.0
+    name: str = ""
+    address: str = ""
+
+
+@attrs.frozen
+class LocationMessage(_Synced):
+    """A location."""
+
+    msgtype: ClassVar[str] = "location"
+    location: LocationBody = attrs.field(factory=LocationBody)
+
+
+@attrs.frozen
+class LinkBody:
+    """``link``."""
+
+    title: str = ""
+    desc: str = ""
+    url: str = ""
+    pic_url: str = ""
+
+
+@attrs.frozen
+class LinkMessage(_Synced):
+    """A link."""
+
+    msgtype: ClassVar[str] = "link"
+    link: LinkBody = attrs.field(factory=LinkBody)
+
+
+@attrs.frozen
+class BusinessCardBody:
+    """``business_card``: the userid on the card."""
+
+    userid: str = ""
+
+
+@attrs.frozen
+class BusinessCardMessage(_Synced):
+    """A business card."""
+
+    msgtype: ClassVar[str] = "business_card"
+    business_card: BusinessCardBody = attrs.field(factory=BusinessCardBody)
+
+
+@attrs.frozen
+class MiniProgramBody:
+    """``miniprogram``."""
+
+    appid: str = ""
+    title: str = ""
+    thumb_media_id: str = ""
+    pagepath: str = ""
+
+
+@attrs.frozen
+class MiniProgramMessage(_Synced):
+    """A Mini Program card."""
+
+    msgtype: ClassVar[str] = "miniprogram"
+    miniprogram: MiniProgramBody = attrs.field(factory=MiniProgramBody)
+
+
+@attrs.frozen
+class MsgMenuBody:
+    """``msgmenu``: items stay raw dicts (``{"type": …, <type>: {...}}``)."""
+
+    head_content: str = ""
+    list: tuple[dict[str, Any], ...] = ()
+    tail_content: str = ""
+
+
+@attrs.frozen
+class MsgMenuMessage(_Synced):
+    """A menu message (sent by a servicer from the client)."""
+
+    msgtype: ClassVar[str] = "msgmenu"
+    msgmenu: MsgMenuBody = attrs.field(factory=MsgMenuBody)
+
+
+@attrs.frozen
+class ChannelsShopProductBody:
+    """``channels_shop_product``: a Channels shop product."""
+
+    product_id: str = ""
+    head_image: str = ""
+    title: str = ""
+    sales_price: str = ""
+    shop_nickname: str = ""
+    shop_head_image: str = ""
+
+
+@attrs.frozen
+class ChannelsShopProductMessage(_Synced):
+    """A Channels shop product (视频号商品)."""
+
+    msgtype: ClassVar[str] = "channels_shop_product"
+    channels_shop_product: ChannelsShopProductBody = attrs.field(factory=ChannelsShopProductBody)
+
+
+@attrs.frozen
+class ChannelsShopOrderBody:
+    """``channels_shop_order``: a Channels shop order."""
+
+    order_id: str = ""
+    product_titles: str = ""
+    price_wording: str = ""
+    state: str = ""
+    image_url: str = ""
+    shop_nickname: str = ""
+
+
+@attrs.frozen
+class ChannelsShopOrderMessage(_Synced):
+    """A Channels shop order (视频号订单)."""
+
+    msgtype: ClassVar[str] = "channels_shop_order"
+    channels_shop_order: ChannelsShopOrderBody = attrs.field(factory=ChannelsShopOrderBody)
+
+
+@attrs.frozen
+class MergedItem:
+    """One message of a forwarded chat record; ``msg_content`` is its JSON text."""
+
+    send_time: int = 0
+    msgtype: str = ""
+    sender_name: str = ""
+    msg_content: str = ""
+
+
+@attrs.frozen
+class MergedBody:
+    """``merged_msg``."""
+
+    title: str = ""
+    item: tuple[MergedItem, ...] = ()
+
+
+@attrs.frozen
+class MergedMessage(_Synced):
+    """A forwarded chat record (聊天记录)."""
+
+    msgtype: ClassVar[str] = "merged_msg"
+    merged_msg: MergedBody = attrs.field(factory=MergedBody)
+
+
+@attrs.frozen
+class ChannelsBody:
+    """``channels``: a Channels post, live or account."""
+
+    sub_type: int = 0
+    nickname: str = ""
+    title: str = ""
+
+
+@attrs.frozen
+class ChannelsMessage(_Synced):
+    """A Channels (视频号) share."""
+
+    msgtype: ClassVar[str] = "channels"
+    channels: ChannelsBody = attrs.field(factory=ChannelsBody)
+
+
+@attrs.frozen
+class NoteMessage(_Synced):
+    """A note (笔记); WeChat sends no content for it."""
+
+    msgtype: ClassVar[str] = "note"
+
+
+# -- events -----------------------------------------------------------------------
+
+
+@attrs.frozen
+class WechatChannels:
+    """The Channels account a session was entered from."""
+
+    nickname: str = ""
+    shop_nickname: str = ""
+    scene: int = 0
+
+
+@attrs.frozen
+class EnterSessionEvent:
+    """``enter_session``: a customer opened the chat; ``welcome_code`` allows a welcome."""
+
+    event_type: ClassVar[str] = "enter_session"
+    open_kfid: str | None = None
+    external_userid: str | None = None
+    scene: str = ""
+    scene_param: str = ""
+    welcome_code: str | None = None
+    wechat_channels: WechatChannels | None = None
+
+
+@attrs.frozen
+class MsgSendFailEvent:
+    """``msg_send_fail``: a message from ``send_msg`` was not delivered (``fail_type``)."""
+
+    event_type: ClassVar[str] = "msg_send_fail"
+    open_kfid: str | None = None
+    external_userid: str | None = None
+    fail_msgid: str = ""
+    fail_type: int = 0
+
+
+@attrs.frozen
+class ServicerStatusChangeEvent:
+    """``servicer_status_change``: a servicer started (1) or stopped (2) receiving."""
+
+    event_type: ClassVar[str] = "servicer_status_change"
+    open_kfid: str | None = None
+    servicer_userid: str = ""
+    status: int = 0
+    stop_type: int | None = None
+
+
+@attrs.frozen
+class SessionStatusChangeEvent:
+    """``session_status_change``: a session was taken, transferred, ended or re-entered."""
+
+    event_type: ClassVar[str] = "session_status_change"
+    open_kfid: str | None = None
+    external_userid: str | None = None
+    change_type: int = 0
+    old_servicer_userid: str | None = None
+    new_servicer_userid: str | None = None
+    msg_code: str | None = None
+
+
+@attrs.frozen
+class UserRecallMsgEvent:
+    """``user_recall_msg``: the customer recalled a message."""
+
+    event_type: ClassVar[str] = "user_recall_msg"
+    open_kfid: str | None = None
+    external_userid: str | None = None
+    recall_msgid: str = ""
+
+
+@attrs.frozen
+class ServicerRecallMsgEvent:
+    """``servicer_recall_msg``: a servicer recalled a message."""
+
+    event_type: ClassVar[str] = "servicer_recall_msg"
+    open_kfid: str | None = None
+    external_userid: str | None = None
+    recall_msgid: str = ""
+    servicer_userid: str | None = None
+
+
+@attrs.frozen
+class RejectCustomerMsgSwitchChangeEvent:
+    """``reject_customer_msg_switch_change``: a servicer turned rejecting a customer on/off."""
+
+    event_type: ClassVar[str] = "reject_customer_msg_switch_change"
+    open_kfid: str | None = None
+    external_userid: str | None = None
+    servicer_userid: str | None = None
+    reject_switch: int = 0
+
+
+@attrs.frozen
+class UnknownKfEvent:
+    """An event type this SDK does not model yet; ``raw`` is the ``event`` object."""
+
+    raw: dict[str, Any]
+
+    @property
+    def event_type(self) -> str | None:
+        """The ``event_type`` WeChat sent, if any."""
+        value = self.raw.get("event_type")
+        return value if isinstance(value, str) else None
+
+
+KfEvent = (
+    EnterSessionEvent
+    | MsgSendFailEvent
+    | ServicerStatusChangeEvent
+    | SessionStatusChangeEvent
+    | UserRecallMsgEvent
+    | ServicerRecallMsgEvent
+    | RejectCustomerMsgSwitchChangeEvent
+    | UnknownKfEvent
+)
+"""The ``event`` of an :class:`EventMessage`, keyed on ``event_type``."""
+
+
+def _unknown_event() -> UnknownKfEvent:
+    return UnknownKfEvent(raw={})
+
+
+@attrs.frozen
+class EventMessage(_Synced):
+    """A system event (``origin`` 4); ``event`` is typed by its ``event_type``."""
+
+    msgtype: ClassVar[str] = "event"
+    event: KfEvent = attrs.field(factory=_unknown_event)
+
+
+@attrs.frozen
+class UnknownKfMessage:
+    """A msgtype this SDK does not model yet (e.g. meeting, schedule); ``raw`` is the item."""
+
+    raw: dict[str, Any]
+
+    @property
+    def msgtype(self) -> str | None:
+        """The ``msgtype`` WeChat sent, if any."""
+        value = self.raw.get("msgtype")
+        return value if isinstance(value, str) else None
+
+    @property
+    def msgid(self) -> str | None:
+        """The item's ``msgid``, if any."""
+        value = self.raw.get("msgid")
+        return value if isinstance(value, str) else None
+
+
+SyncedMessage = (
+    TextMessage
+    | ImageMessage
+    | VoiceMessage
+    | VideoMessage
+    | FileMessage
+    | LocationMessage
+    | LinkMessage
+    | BusinessCardMessage
+    | MiniProgramMessage
+    | MsgMenuMessage
+    | ChannelsShopProductMessage
+    | ChannelsShopOrderMessage
+    | MergedMessage
+    | ChannelsMessage
+    | NoteMessage
+    | EventMessage
+    | UnknownKfMessage
+)
+"""One item of ``msg_list`` from ``cgi-bin/kf/sync_msg``, keyed on ``msgtype``."""
+
+_SYNCED_TYPES: tuple[type[Any], ...] = (
+    TextMessage,
+    ImageMessage,
+    VoiceMessage,
+    VideoMessage,
+    FileMessage,
+    LocationMessage,
+    LinkMessage,
+    BusinessCardMessage,
+    MiniProgramMessage,
+    MsgMenuMessage,
+    ChannelsShopProductMessage,
+    ChannelsShopOrderMessage,
+    MergedMessage,
+    ChannelsMessage,
+    NoteMessage,
+    EventMessage,
+)
+_EVENT_TYPES: tuple[type[Any], ...] = (
+    EnterSessionEvent,
+    MsgSendFailEvent,
+    ServicerStatusChangeEvent,
+    SessionStatusChangeEvent,
+    UserRecallMsgEvent,
+    ServicerRecallMsgEvent,
+    RejectCustomerMsgSwitchChangeEvent,
+)
+
+register_tagged_union(
+    SyncedMessage,
+    tag="msgtype",
+    members={cls.msgtype: cls for cls in _SYNCED_TYPES},
+    unknown=lambda raw: UnknownKfMessage(raw=raw),
+)
+register_tagged_union(
+    KfEvent,
+    tag="event_type",
+    members={cls.event_type: cls for cls in _EVENT_TYPES},
+    unknown=lambda raw: UnknownKfEvent(raw=raw),
+)
+
+
+@attrs.frozen
+class SyncMsgResult:
+    """One page of ``POST cgi-bin/kf/sync_msg``; store ``next_cursor`` after handling it.
+
+    ``has_more`` may be true while ``msg_list`` is empty: keep pulling.
+    """
+
+    next_cursor: str = ""
+    has_more: bool = False
+    msg_list: tuple[SyncedMessage, ...] = ()
+
+
+# -- the kf_msg_or_event callback ------------------------------------------------
+
+
+@attrs.frozen
+class KfCallbackMessage:
+    """The ``kf_msg_or_event`` callback: new messages wait in ``sync_msg``.
+
+    Pass ``token`` (valid for 10 minutes) and ``open_kfid`` to ``Kf.sync_msg``.
+    Fields are WeChat's ``ToUserName``, ``CreateTime``, ``MsgType``, ``Event``,
+    ``Token`` and ``OpenKfId``.
+    """
+
+    to_user_name: str = ""
+    create_time: int = 0
+    msg_type: str = ""
+    event: str = ""
+    token: str = ""
+    open_kfid: str = ""
+
+
+converter.register_structure_hook(
+    KfCallbackMessage,
+    make_dict_structure_fn(
+        KfCallbackMessage,
+        converter,
+        to_user_name=override(rename="ToUserName"),
+        create_time=override(rename="CreateTime"),
+        msg_type=override(rename="MsgType"),
+        event=override(rename="Event"),
+        token=override(rename="Token"),
+        open_kfid=override(rename="OpenKfId"),
+    ),
+)
+
+
+# -- responses of the other endpoints -------------------------------------------
+
+
+@attrs.frozen
+class AccountInfo:
+    """A Kf account (``cgi-bin/kf/account/list``)."""
+
+    open_kfid: str
+    name: str = ""
+    avatar: str = ""
+    manage_privilege: bool | None = None
+
+
+@attrs.frozen
+class AccountPage:
+    """A page of ``POST cgi-bin/kf/account/list``; shorter than ``limit`` means the last."""
+
+    account_list: tuple[AccountInfo, ...] = ()
+
+
+@attrs.frozen
+class ServicerResult:
+    """The outcome for one userid or department of ``cgi-bin/kf/servicer/add|del``."""
+
+    userid: str | None = None
+    department_id: int | None = None
+    errcode: int = 0
+    errmsg: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Whether this entry succeeded (errcode 0, which includes "ignored")."""
+        return self.errcode == 0
+
+
+@attrs.frozen
+class ServicerResults:
+    """``result_list`` of ``cgi-bin/kf/servicer/add|del``: partial failures show here."""
+
+    result_list: tuple[ServicerResult, ...] = ()
+
+    @property
+    def failed(self) -> tuple[ServicerResult, ...]:
+        """The entries whose errcode is not 0."""
+        return tuple(r for r in self.result_list if not r.ok)
+
+
+@attrs.frozen
+class Servicer:
+    """A servicer (a user, with status 0 receiving / 1 stopped) or a department."""
+
+    userid: str | None = None
+    department_id: int | None = None
+    status: int | None = None
+    stop_type: int | None = None
+
+
+@attrs.frozen
+class ServicerList:
+    """``servicer_list`` of ``GET cgi-bin/kf/servicer/list``."""
+
+    servicer_list: tuple[Servicer, ...] = ()
+
+
+@attrs.frozen
+class ServiceStateInfo:
+    """``POST cgi-bin/kf/service_state/get``: the state, and the servicer when it is 3."""
+
+    service_state: ServiceState
+    servicer_userid: str | None = None
+
+
+@attrs.frozen
+class EnterSessionContext:
+    """The customer's last entry into the session within 48 hours."""
+
+    scene: str = ""
+    scene_param: str = ""
+    wechat_channels: WechatChannels | None = None
+
+
+@attrs.frozen
+class Customer:
+    """A WeChat customer (``cgi-bin/kf/customer/batchget``)."""
+
+    external_userid: str
+    nickname: str = ""
+    avatar: str = ""
+    gender: int = 0
+    unionid: str | None = None
+    enter_session_context: EnterSessionContext | None = None
+
+
+@attrs.frozen
+class CustomerBatch:
+    """``POST cgi-bin/kf/customer/batchget``: the customers and the ids WeChat rejected."""
+
+    customer_list: tuple[Customer, ...] = ()
+    invalid_external_userid: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class MemberRange:
+    """The members configured for upgrade service."""
+
+    userid_list: tuple[str, ...] = ()
+    department_id_list: tuple[int, ...] = ()
+
+
+@attrs.frozen
+class GroupChatRange:
+    """The group chats configured for upgrade service."""
+
+    chat_id_list: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class UpgradeServiceConfig:
+    """``GET cgi-bin/kf/customer/get_upgrade_service_config``."""
+
+    member_range: MemberRange = attrs.field(factory=MemberRange)
+    groupchat_range: GroupChatRange = attrs.field(factory=GroupChatRange)
+
+
+@attrs.frozen
+class CorpStatistic:
+    """One day of ``cgi-bin/kf/get_corp_statistic``."""
+
+    session_cnt: int = 0
+    customer_cnt: int = 0
+    customer_msg_cnt: int = 0
+    upgrade_service_customer_cnt: int = 0
+    ai_session_reply_cnt: int = 0
+    ai_transfer_rate: float = 0.0
+    ai_knowledge_hit_rate: float = 0.0
+    msg_rejected_customer_cnt: int = 0
+
+
+@attrs.frozen
+class CorpStatisticDay:
+    """A day (``stat_time``, midnight) and its statistic."""
+
+    stat_time: int
+    statistic: CorpStatistic = attrs.field(factory=CorpStatistic)
+
+
+@attrs.frozen
+class CorpStatistics:
+    """``POST cgi-bin/kf/get_corp_statistic``."""
+
+    statistic_list: tuple[CorpStatisticDay, ...] = ()
+
+
+@attrs.frozen
+class ServicerStatistic:
+    """One day of ``cgi-bin/kf/get_servicer_statistic``."""
+
+    session_cnt: int = 0
+    customer_cnt: int = 0
+    customer_msg_cnt: int = 0
+    reply_rate: float = 0.0
+    first_reply_average_sec: float = 0.0
+    satisfaction_investgate_cnt: int = 0
+    satisfaction_participation_rate: float = 0.0
+    satisfied_rate: float = 0.0
+    middling_rate: float = 0.0
+    dissatisfied_rate: float = 0.0
+    upgrade_service_customer_cnt: int = 0
+    upgrade_service_member_invite_cnt: int = 0
+    upgrade_service_member_customer_cnt: int = 0
+    upgrade_service_groupchat_invite_cnt: int = 0
+    upgrade_service_groupchat_customer_cnt: int = 0
+    msg_rejected_customer_cnt: int = 0
+
+
+@attrs.frozen
+class ServicerStatisticDay:
+    """A day (``stat_time``, midnight) and its statistic."""
+
+    stat_time: int
+    statistic: ServicerStatistic = attrs.field(factory=ServicerStatistic)
+
+
+@attrs.frozen
+class ServicerStatistics:
+    """``POST cgi-bin/kf/get_servicer_statistic``."""
+
+    statistic_list: tuple[ServicerStatisticDay, ...] = ()
+
+
+@attrs.frozen
+class KnowledgeGroup:
+    """A knowledge-base group (``cgi-bin/kf/knowledge/list_group``)."""
+
+    group_id: str
+    name: str = ""
+    is_default: bool = False
+
+
+@attrs.frozen
+class KnowledgeGroupPage:
+    """A page of ``POST cgi-bin/kf/knowledge/list_group``."""
+
+    next_cursor: str = ""
+    has_more: bool = False
+    group_list: tuple[KnowledgeGroup, ...] = ()
+
+
+@attrs.frozen
+class IntentText:
+    """``{"content": …}`` inside a question or answer."""
+
+    content: str = ""
+
+
+@attrs.frozen
+class IntentQuestion:
+    """A question: ``{"text": {"content": …}}``."""
+
+    text: IntentText = attrs.field(factory=IntentText)
+
+
+@attrs.frozen
+class IntentSimilarQuestions:
+    """``similar_questions``: ``{"items": [question, …]}``."""
+
+    items: tuple[IntentQuestion, ...] = ()
+
+
+@attrs.frozen
+class IntentAnswer:
+    """An answer; ``attachments`` stay raw dicts keyed by their ``msgtype``."""
+
+    text: IntentText = attrs.field(factory=IntentText)
+    attachments: tuple[dict[str, Any], ...] = ()
+
+
+@attrs.frozen
+class KnowledgeIntent:
+    """A knowledge-base Q&A (``cgi-bin/kf/knowledge/list_intent``)."""
+
+    intent_id: str
+    group_id: str = ""
+    question: IntentQuestion = attrs.field(factory=IntentQuestion)
+    similar_questions: IntentSimilarQuestions = attrs.field(factory=IntentSimilarQuestions)
+    answers: tuple[IntentAnswer, ...] = ()
+
+
+@attrs.frozen
+class KnowledgeIntentPage:
+    """A page of ``POST cgi-bin/kf/knowledge/list_intent``."""
+
+    next_cursor: str = ""
+    has_more: bool = False
+    intent_list: tuple[KnowledgeIntent, ...] = ()
