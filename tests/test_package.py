@@ -13,12 +13,22 @@ PACKAGE = Path(wechat_async.__file__).parent
 
 
 def imported_modules(path: Path) -> set[str]:
+    """Modules imported at run time: imports under ``if TYPE_CHECKING:`` do not count."""
     names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            for branch in node.orelse:
+                visit(branch)
+            return
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text()))
     return names
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import cattrs
 
+from wechat_async._validate import omit_none
 from wechat_async.errors import InvalidResponseError
 
 if TYPE_CHECKING:
@@ -70,10 +71,9 @@ def register_tagged_union(
 
 
 def unstructure_omitting_none(instance: attrs.AttrsInstance) -> dict[str, Any]:
-    """Unstructure an attrs instance, leaving out fields that are None.
+    """Unstructure an attrs instance, leaving out top-level fields that are None.
 
     WeChat rejects some optional fields when they are sent empty, so request
-    bodies carry only what the caller set.
+    bodies carry only what the caller set (see :func:`~wechat_async._validate.omit_none`).
     """
-    raw = converter.unstructure(instance)
-    return {key: value for key, value in raw.items() if value is not None}
+    return omit_none(converter.unstructure(instance))

@@ -983,6 +983,8 @@ async def test_xml_callback() -> None:
         body, sealed.msg_signature, sealed.timestamp, sealed.nonce
     )
     assert message == EXPECTED_CALLBACK
+    assert message.token
+    assert message.token not in repr(message)  # the sync token pulls messages: keep it out of logs
 
 
 @pytest.mark.asyncio

@@ -17,6 +17,7 @@ import attrs
 
 from wechat_async._models import structure, unstructure_omitting_none
 from wechat_async._service import Service
+from wechat_async._validate import non_empty, omit_none, optional_text, str_list, text
 from wechat_async.errors import InvalidArgumentError
 from wechat_async.wecom.messages import (
     File,
@@ -56,11 +57,6 @@ _GET: Final = "cgi-bin/appchat/get"
 _SEND: Final = "cgi-bin/appchat/send"
 
 
-def _required(_: object, attribute: attrs.Attribute[str], value: object) -> None:
-    if not isinstance(value, str) or not value:
-        raise InvalidArgumentError(attribute.name, "must be a non-empty string")
-
-
 def _articles(_: object, attribute: attrs.Attribute[Any], value: tuple[object, ...]) -> None:
     if not 1 <= len(value) <= _ARTICLES_MAX:
         raise InvalidArgumentError(
@@ -81,9 +77,9 @@ class TextCard(OutgoingMessage):
     """A text card: title, description and a link; WeChat labels the button "详情" by default."""
 
     msgtype: ClassVar[str] = "textcard"
-    title: str = attrs.field(validator=_required)
-    description: str = attrs.field(validator=_required)
-    url: str = attrs.field(validator=_required)
+    title: str = attrs.field(validator=non_empty)
+    description: str = attrs.field(validator=non_empty)
+    url: str = attrs.field(validator=non_empty)
     btntxt: str | None = None
 
 
@@ -91,8 +87,8 @@ class TextCard(OutgoingMessage):
 class NewsArticle:
     """One article of a :class:`News` message; ``picurl`` is a JPG or PNG link."""
 
-    title: str = attrs.field(validator=_required)
-    url: str = attrs.field(validator=_required)
+    title: str = attrs.field(validator=non_empty)
+    url: str = attrs.field(validator=non_empty)
     description: str | None = None
     picurl: str | None = None
 
@@ -112,9 +108,9 @@ class News(OutgoingMessage):
 class MpNewsArticle:
     """One article of an :class:`MpNews` message, stored by WeCom; ``content`` may hold HTML."""
 
-    title: str = attrs.field(validator=_required)
-    thumb_media_id: str = attrs.field(validator=_required)
-    content: str = attrs.field(validator=_required)
+    title: str = attrs.field(validator=non_empty)
+    thumb_media_id: str = attrs.field(validator=non_empty)
+    content: str = attrs.field(validator=non_empty)
     author: str | None = None
     content_source_url: str | None = None
     digest: str | None = None
@@ -138,7 +134,7 @@ class Markdown(OutgoingMessage):
     """A markdown message (WeCom's markdown subset)."""
 
     msgtype: ClassVar[str] = "markdown"
-    content: str = attrs.field(validator=_required)
+    content: str = attrs.field(validator=non_empty)
 
 
 _SENDABLE: Final[tuple[type[OutgoingMessage], ...]] = (
@@ -175,27 +171,9 @@ class _Got:
     chat_info: ChatInfo
 
 
-def _check_chatid(chatid: object) -> str:
-    if not isinstance(chatid, str) or not chatid:
-        raise InvalidArgumentError("chatid", "must be a non-empty string")
-    return chatid
-
-
-def _userids(argument: str, values: Iterable[str]) -> list[str]:
-    if isinstance(values, str):
-        raise InvalidArgumentError(argument, "must be a list of userids, not one string")
-    ids = list(values)
-    if not all(isinstance(value, str) and value for value in ids):
-        raise InvalidArgumentError(argument, "every userid must be a non-empty string")
-    return ids
-
-
-def _optional_text(argument: str, value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value:
-        raise InvalidArgumentError(argument, "must be a non-empty string or None")
-    return value
+def _name_and_owner(name: str | None, owner: str | None) -> dict[str, Any]:
+    # Both optional: None leaves them to WeChat, so they are not sent at all.
+    return omit_none({"name": optional_text("name", name), "owner": optional_text("owner", owner)})
 
 
 class AppChat(Service):
@@ -216,18 +194,14 @@ class AppChat(Service):
         ``chatid``, if given, is 1 to 32 letters and digits. A new chat shows
         up in WeCom only once a message has been sent to it.
         """
-        members = _userids("userlist", userlist)
+        members = str_list("userlist", userlist)
         distinct = len(set(members))
         if not _MEMBERS_MIN <= distinct <= _MEMBERS_MAX:
             raise InvalidArgumentError(
                 "userlist",
                 f"has {distinct} distinct members; WeChat takes {_MEMBERS_MIN} to {_MEMBERS_MAX}",
             )
-        body: dict[str, Any] = {}
-        if (checked_name := _optional_text("name", name)) is not None:
-            body["name"] = checked_name
-        if (checked_owner := _optional_text("owner", owner)) is not None:
-            body["owner"] = checked_owner
+        body = _name_and_owner(name, owner)
         body["userlist"] = members
         if chatid is not None:
             if not isinstance(chatid, str) or not _CHATID_RE.fullmatch(chatid):
@@ -251,20 +225,16 @@ class AppChat(Service):
 
         Only what is given is sent; a chat holds at most 2000 members.
         """
-        body: dict[str, Any] = {"chatid": _check_chatid(chatid)}
-        if (checked_name := _optional_text("name", name)) is not None:
-            body["name"] = checked_name
-        if (checked_owner := _optional_text("owner", owner)) is not None:
-            body["owner"] = checked_owner
-        if added := _userids("add_user_list", add_user_list):
+        body = {"chatid": text("chatid", chatid), **_name_and_owner(name, owner)}
+        if added := str_list("add_user_list", add_user_list):
             body["add_user_list"] = added
-        if removed := _userids("del_user_list", del_user_list):
+        if removed := str_list("del_user_list", del_user_list):
             body["del_user_list"] = removed
         await self._post(_UPDATE, body)
 
     async def get(self, chatid: str) -> ChatInfo:
         """GET cgi-bin/appchat/get: a group chat's name, owner and members."""
-        answer = await self._get(_GET, {"chatid": _check_chatid(chatid)})
+        answer = await self._get(_GET, {"chatid": text("chatid", chatid)})
         return structure(answer, _Got, _GET).chat_info
 
     async def send(self, chatid: str, message: OutgoingMessage, *, safe: bool = False) -> None:
@@ -275,7 +245,7 @@ class AppChat(Service):
         ``"safe": 1``). Past WeChat's per-member limits (200 a minute, 10000
         a day from one app) messages are dropped without an error.
         """
-        body: dict[str, Any] = {"chatid": _check_chatid(chatid)}
+        body: dict[str, Any] = {"chatid": text("chatid", chatid)}
         body.update(message_body(message, _SENDABLE, "appchat/send"))
         body["safe"] = 1 if safe else 0
         await self._post(_SEND, body)

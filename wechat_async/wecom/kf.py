@@ -16,8 +16,17 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import cattrs
 
-from wechat_async._models import converter, structure
+from wechat_async._models import converter, structure, unstructure_omitting_none
 from wechat_async._service import Service
+from wechat_async._validate import (
+    integer,
+    member_lists,
+    omit_none,
+    one_or_both,
+    optional_text,
+    str_list,
+    text,
+)
 from wechat_async.callbacks import parse_json, parse_xml
 from wechat_async.crypto import MessageParseError
 from wechat_async.errors import ConfigurationError, InvalidArgumentError, InvalidResponseError
@@ -84,53 +93,6 @@ _SCENE: Final = re.compile(r"[0-9A-Za-z_-]{0,32}")
 # -- argument checks -------------------------------------------------------------
 
 
-def _text(name: str, value: object, *, max_bytes: int | None = None) -> str:
-    if not isinstance(value, str) or not value:
-        raise InvalidArgumentError(name, "must be a non-empty string")
-    if max_bytes is not None and len(value.encode()) > max_bytes:
-        raise InvalidArgumentError(name, f"must be at most {max_bytes} bytes")
-    return value
-
-
-def _chars(name: str, value: object, max_chars: int) -> str:
-    text = _text(name, value)
-    if len(text) > max_chars:
-        raise InvalidArgumentError(name, f"must be at most {max_chars} characters")
-    return text
-
-
-def _int_range(name: str, value: object, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidArgumentError(name, f"must be an integer from {low} to {high}")
-    return value
-
-
-def _str_list(name: str, value: object, *, max_items: int, allow_empty: bool = False) -> list[str]:
-    # A bare string is a Sequence too; taking it as a list of letters helps nobody.
-    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
-        raise InvalidArgumentError(name, "must be a list of strings")
-    items = list(value)
-    if not items and not allow_empty:
-        raise InvalidArgumentError(name, "must not be empty")
-    if len(items) > max_items:
-        raise InvalidArgumentError(name, f"holds at most {max_items} items; split the call")
-    for item in items:
-        _text(name, item)
-    return items
-
-
-def _int_list(name: str, value: object, *, max_items: int) -> list[int]:
-    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
-        raise InvalidArgumentError(name, "must be a list of integers")
-    items = list(value)
-    if len(items) > max_items:
-        raise InvalidArgumentError(name, f"holds at most {max_items} items; split the call")
-    for item in items:
-        if isinstance(item, bool) or not isinstance(item, int):
-            raise InvalidArgumentError(name, "must be a list of integers")
-    return items
-
-
 def _msgid(value: str | None) -> str | None:
     if value is not None and (not isinstance(value, str) or _MSGID.fullmatch(value) is None):
         raise InvalidArgumentError("msgid", "must be 1-32 characters of [0-9A-Za-z_-]")
@@ -143,17 +105,13 @@ def _text_length(message: OutgoingMessage) -> None:
 
 
 def _time_range(start_time: object, end_time: object) -> tuple[int, int]:
-    start = _int_range("start_time", start_time, 0, 2**32 - 1)
-    end = _int_range("end_time", end_time, 0, 2**32 - 1)
+    start = integer("start_time", start_time, 0, 2**32 - 1)
+    end = integer("end_time", end_time, 0, 2**32 - 1)
     if end < start:
         raise InvalidArgumentError("end_time", "must not be before start_time")
     if end - start > _MAX_STAT_SPAN:
         raise InvalidArgumentError("end_time", "the span may be at most 31 days")
     return start, end
-
-
-def _omit_none(body: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in body.items() if value is not None}
 
 
 def _first_byte(body: bytes | str) -> str:
@@ -187,8 +145,8 @@ class Kf(Service):
         """
         path = "cgi-bin/kf/account/add"
         body = {
-            "name": _chars("name", name, 16),
-            "media_id": _text("media_id", media_id, max_bytes=128),
+            "name": text("name", name, max_chars=16),
+            "media_id": text("media_id", media_id, max_bytes=128),
         }
         reply = await self._post(path, body)
         open_kfid = reply.get("open_kfid")
@@ -205,19 +163,18 @@ class Kf(Service):
     ) -> None:
         """POST cgi-bin/kf/account/update: rename an account or change its avatar (one at least)."""
         body: dict[str, Any] = {"open_kfid": _open_kfid(open_kfid)}
-        if name is None and media_id is None:
-            raise InvalidArgumentError("name", "pass name, media_id or both")
+        one_or_both("name", name, "media_id", media_id)
         if name is not None:
-            body["name"] = _chars("name", name, 16)
+            body["name"] = text("name", name, max_chars=16)
         if media_id is not None:
-            body["media_id"] = _text("media_id", media_id, max_bytes=128)
+            body["media_id"] = text("media_id", media_id, max_bytes=128)
         await self._post("cgi-bin/kf/account/update", body)
 
     async def account_list(self, offset: int = 0, limit: int = 100) -> AccountPage:
         """POST cgi-bin/kf/account/list: one page of accounts (``limit`` 1-100)."""
         body = {
-            "offset": _int_range("offset", offset, 0, 2**32 - 1),
-            "limit": _int_range("limit", limit, 1, _MAX_ACCOUNT_PAGE),
+            "offset": integer("offset", offset, 0, 2**32 - 1),
+            "limit": integer("limit", limit, 1, _MAX_ACCOUNT_PAGE),
         }
         return await self._post_as("cgi-bin/kf/account/list", body, AccountPage)
 
@@ -226,7 +183,7 @@ class Kf(Service):
 
         Stops at the first page shorter than ``page_size``, as the docs say.
         """
-        _int_range("page_size", page_size, 1, _MAX_ACCOUNT_PAGE)
+        integer("page_size", page_size, 1, _MAX_ACCOUNT_PAGE)
         offset = 0
         while True:
             page = await self.account_list(offset, page_size)
@@ -258,18 +215,11 @@ class Kf(Service):
     def _servicer_body(
         self, open_kfid: str, userid_list: Sequence[str], department_id_list: Sequence[int]
     ) -> dict[str, Any]:
-        users = _str_list("userid_list", userid_list, max_items=_MAX_SERVICERS, allow_empty=True)
-        departments = _int_list("department_id_list", department_id_list, max_items=_MAX_SERVICERS)
-        if not users and not departments:
-            raise InvalidArgumentError(
-                "userid_list", "pass userid_list, department_id_list or both"
-            )
-        body: dict[str, Any] = {"open_kfid": _open_kfid(open_kfid)}
-        if users:
-            body["userid_list"] = users
-        if departments:
-            body["department_id_list"] = departments
-        return body
+        lists = member_lists(
+            userids=("userid_list", userid_list, _MAX_SERVICERS),
+            department_ids=("department_id_list", department_id_list, _MAX_SERVICERS),
+        )
+        return {"open_kfid": _open_kfid(open_kfid), **lists}
 
     async def receptionist_add(
         self,
@@ -317,13 +267,13 @@ class Kf(Service):
         call is strictly rate-limited); ``cursor`` is the last ``next_cursor``.
         Unset optional fields are left out of the body.
         """
-        body: dict[str, Any] = {"limit": _int_range("limit", limit, 1, _MAX_SYNC_LIMIT)}
+        body: dict[str, Any] = {"limit": integer("limit", limit, 1, _MAX_SYNC_LIMIT)}
         if cursor is not None:
-            body["cursor"] = _text("cursor", cursor, max_bytes=64)
+            body["cursor"] = text("cursor", cursor, max_bytes=64)
         if token is not None:
-            body["token"] = _text("token", token, max_bytes=128)
+            body["token"] = text("token", token, max_bytes=128)
         if voice_format is not None:
-            body["voice_format"] = _int_range("voice_format", voice_format, 0, 1)
+            body["voice_format"] = integer("voice_format", voice_format, 0, 1)
         if open_kfid is not None:
             body["open_kfid"] = _open_kfid(open_kfid)
         return await self._post_as("cgi-bin/kf/sync_msg", body, SyncMsgResult)
@@ -370,7 +320,7 @@ class Kf(Service):
         """
         path = "cgi-bin/kf/send_msg"
         body: dict[str, Any] = {
-            "touser": _text("touser", touser),
+            "touser": text("touser", touser),
             "open_kfid": _open_kfid(open_kfid),
         }
         if _msgid(msgid) is not None:
@@ -387,7 +337,7 @@ class Kf(Service):
         Only Text and MsgMenu; the code works once, within 20 seconds.
         """
         path = "cgi-bin/kf/send_msg_on_event"
-        body: dict[str, Any] = {"code": _text("code", code)}
+        body: dict[str, Any] = {"code": text("code", code)}
         if _msgid(msgid) is not None:
             body["msgid"] = msgid
         body.update(message_body(message, SEND_MSG_ON_EVENT_TYPES, path))
@@ -400,7 +350,7 @@ class Kf(Service):
         """POST cgi-bin/kf/service_state/get: the session state and, if 3, its servicer."""
         body = {
             "open_kfid": _open_kfid(open_kfid),
-            "external_userid": _text("external_userid", external_userid),
+            "external_userid": text("external_userid", external_userid),
         }
         return await self._post_as("cgi-bin/kf/service_state/get", body, ServiceStateInfo)
 
@@ -417,14 +367,14 @@ class Kf(Service):
         :meth:`send_msg_on_event` for the reply or closing words.
         """
         path = "cgi-bin/kf/service_state/trans"
-        state = _int_range("service_state", service_state, 0, 4)
+        state = integer("service_state", service_state, 0, 4)
         body: dict[str, Any] = {
             "open_kfid": _open_kfid(open_kfid),
-            "external_userid": _text("external_userid", external_userid),
+            "external_userid": text("external_userid", external_userid),
             "service_state": state,
         }
         if servicer_userid is not None:
-            body["servicer_userid"] = _text("servicer_userid", servicer_userid)
+            body["servicer_userid"] = text("servicer_userid", servicer_userid)
         elif state == ServiceState.SERVICER:
             raise InvalidArgumentError("servicer_userid", "is required for service_state 3")
         reply = await self._post(path, body)
@@ -438,8 +388,11 @@ class Kf(Service):
     ) -> CustomerBatch:
         """POST cgi-bin/kf/customer/batchget: customers' profiles (1-100 ids a call)."""
         body = {
-            "external_userid_list": _str_list(
-                "external_userid_list", external_userid_list, max_items=_MAX_CUSTOMERS
+            "external_userid_list": str_list(
+                "external_userid_list",
+                external_userid_list,
+                allow_empty=False,
+                max_items=_MAX_CUSTOMERS,
             ),
             "need_enter_session_context": 1 if need_enter_session_context else 0,
         }
@@ -459,20 +412,20 @@ class Kf(Service):
         groupchat: UpgradeGroupChat | None = None,
     ) -> None:
         """POST cgi-bin/kf/customer/upgrade_service: recommend a member (1) or group chat (2)."""
-        kind = _int_range("type", type, 1, 2)
+        kind = integer("type", type, 1, 2)
         body: dict[str, Any] = {
             "open_kfid": _open_kfid(open_kfid),
-            "external_userid": _text("external_userid", external_userid),
+            "external_userid": text("external_userid", external_userid),
             "type": kind,
         }
         if kind == UpgradeType.MEMBER:
             if not isinstance(member, UpgradeMember):
                 raise InvalidArgumentError("member", "is required for type 1")
-            body["member"] = _omit_none(converter.unstructure(member))
+            body["member"] = unstructure_omitting_none(member)
         else:
             if not isinstance(groupchat, UpgradeGroupChat):
                 raise InvalidArgumentError("groupchat", "is required for type 2")
-            body["groupchat"] = _omit_none(converter.unstructure(groupchat))
+            body["groupchat"] = unstructure_omitting_none(groupchat)
         await self._post("cgi-bin/kf/customer/upgrade_service", body)
 
     async def upgrade_member_service(
@@ -498,7 +451,7 @@ class Kf(Service):
         """POST cgi-bin/kf/customer/cancel_upgrade_service: withdraw the recommendation."""
         body = {
             "open_kfid": _open_kfid(open_kfid),
-            "external_userid": _text("external_userid", external_userid),
+            "external_userid": text("external_userid", external_userid),
         }
         await self._post("cgi-bin/kf/customer/cancel_upgrade_service", body)
 
@@ -539,7 +492,7 @@ class Kf(Service):
         if open_kfid is not None:
             body["open_kfid"] = _open_kfid(open_kfid)
         if servicer_userid is not None:
-            body["servicer_userid"] = _text("servicer_userid", servicer_userid)
+            body["servicer_userid"] = text("servicer_userid", servicer_userid)
         return await self._post_as("cgi-bin/kf/get_servicer_statistic", body, ServicerStatistics)
 
     # -- knowledge base ------------------------------------------------------------
@@ -547,7 +500,7 @@ class Kf(Service):
     async def add_knowledge_group(self, name: str) -> str:
         """POST cgi-bin/kf/knowledge/add_group: create a group (name ≤ 12 characters); its id."""
         path = "cgi-bin/kf/knowledge/add_group"
-        reply = await self._post(path, {"name": _chars("name", name, 12)})
+        reply = await self._post(path, {"name": text("name", name, max_chars=12)})
         group_id = reply.get("group_id")
         if not isinstance(group_id, str) or not group_id:
             raise InvalidResponseError("no group_id in the reply", path)
@@ -555,28 +508,18 @@ class Kf(Service):
 
     async def del_knowledge_group(self, group_id: str) -> None:
         """POST cgi-bin/kf/knowledge/del_group: delete a group (not the default one)."""
-        await self._post(
-            "cgi-bin/kf/knowledge/del_group", {"group_id": _text("group_id", group_id)}
-        )
+        await self._post("cgi-bin/kf/knowledge/del_group", {"group_id": text("group_id", group_id)})
 
     async def mod_knowledge_group(self, group_id: str, name: str) -> None:
         """POST cgi-bin/kf/knowledge/mod_group: rename a group (not the default one)."""
-        body = {"group_id": _text("group_id", group_id), "name": _chars("name", name, 12)}
+        body = {"group_id": text("group_id", group_id), "name": text("name", name, max_chars=12)}
         await self._post("cgi-bin/kf/knowledge/mod_group", body)
 
     async def list_knowledge_group(
         self, *, cursor: str | None = None, limit: int | None = None, group_id: str | None = None
     ) -> KnowledgeGroupPage:
         """POST cgi-bin/kf/knowledge/list_group: a page of groups (``limit`` ≤ 1000)."""
-        body = _omit_none(
-            {
-                "cursor": None if cursor is None else _text("cursor", cursor),
-                "limit": None
-                if limit is None
-                else _int_range("limit", limit, 1, _MAX_KNOWLEDGE_LIMIT),
-                "group_id": None if group_id is None else _text("group_id", group_id),
-            }
-        )
+        body = _knowledge_page_body(cursor, limit, group_id=group_id)
         return await self._post_as("cgi-bin/kf/knowledge/list_group", body, KnowledgeGroupPage)
 
     async def add_knowledge_intent(
@@ -594,7 +537,7 @@ class Kf(Service):
         """
         path = "cgi-bin/kf/knowledge/add_intent"
         body = {
-            "group_id": _text("group_id", group_id),
+            "group_id": text("group_id", group_id),
             **_intent_body(question, answer, similar_questions, attachments, path),
         }
         reply = await self._post(path, body)
@@ -605,7 +548,7 @@ class Kf(Service):
 
     async def del_knowledge_intent(self, intent_id: str) -> None:
         """POST cgi-bin/kf/knowledge/del_intent: delete a Q&A."""
-        body = {"intent_id": _text("intent_id", intent_id)}
+        body = {"intent_id": text("intent_id", intent_id)}
         await self._post("cgi-bin/kf/knowledge/del_intent", body)
 
     async def mod_knowledge_intent(
@@ -620,7 +563,7 @@ class Kf(Service):
         """POST cgi-bin/kf/knowledge/mod_intent: replace a Q&A's question, answer and extras."""
         path = "cgi-bin/kf/knowledge/mod_intent"
         body = {
-            "intent_id": _text("intent_id", intent_id),
+            "intent_id": text("intent_id", intent_id),
             **_intent_body(question, answer, similar_questions, attachments, path),
         }
         await self._post(path, body)
@@ -634,16 +577,7 @@ class Kf(Service):
         intent_id: str | None = None,
     ) -> KnowledgeIntentPage:
         """POST cgi-bin/kf/knowledge/list_intent: a page of Q&As (``limit`` ≤ 1000)."""
-        body = _omit_none(
-            {
-                "cursor": None if cursor is None else _text("cursor", cursor),
-                "limit": None
-                if limit is None
-                else _int_range("limit", limit, 1, _MAX_KNOWLEDGE_LIMIT),
-                "group_id": None if group_id is None else _text("group_id", group_id),
-                "intent_id": None if intent_id is None else _text("intent_id", intent_id),
-            }
-        )
+        body = _knowledge_page_body(cursor, limit, group_id=group_id, intent_id=intent_id)
         return await self._post_as("cgi-bin/kf/knowledge/list_intent", body, KnowledgeIntentPage)
 
     # -- callbacks -----------------------------------------------------------------
@@ -689,7 +623,19 @@ def _callback_model(data: Mapping[str, Any]) -> KfCallbackMessage:
 
 
 def _open_kfid(value: object) -> str:
-    return _text("open_kfid", value, max_bytes=64)
+    return text("open_kfid", value, max_bytes=64)
+
+
+def _knowledge_page_body(
+    cursor: str | None, limit: int | None, **filters: str | None
+) -> dict[str, Any]:
+    """The body of list_group / list_intent: only what the caller set."""
+    body = {
+        "cursor": optional_text("cursor", cursor),
+        "limit": None if limit is None else integer("limit", limit, 1, _MAX_KNOWLEDGE_LIMIT),
+    }
+    body.update((name, optional_text(name, value)) for name, value in filters.items())
+    return omit_none(body)
 
 
 def _reply_msgid(reply: Mapping[str, Any], path: str) -> str:
@@ -706,15 +652,15 @@ def _intent_body(
     attachments: object,
     path: str,
 ) -> dict[str, Any]:
-    similar = _str_list("similar_questions", similar_questions, max_items=2**31, allow_empty=True)
+    similar = str_list("similar_questions", similar_questions)
     if isinstance(attachments, str | bytes) or not isinstance(attachments, Sequence):
         raise InvalidArgumentError("attachments", "must be a list of messages")
-    answer_body: dict[str, Any] = {"text": {"content": _text("answer", answer)}}
+    answer_body: dict[str, Any] = {"text": {"content": text("answer", answer)}}
     if attachments:
         answer_body["attachments"] = [
             message_body(item, INTENT_ATTACHMENT_TYPES, path) for item in attachments
         ]
-    body: dict[str, Any] = {"question": {"text": {"content": _text("question", question)}}}
+    body: dict[str, Any] = {"question": {"text": {"content": text("question", question)}}}
     if similar:
         body["similar_questions"] = {"items": [{"text": {"content": q}} for q in similar]}
     body["answers"] = [answer_body]

@@ -23,7 +23,8 @@ from typing import Any, ClassVar, Self
 import attrs
 from cattrs.gen import make_dict_structure_fn, override
 
-from wechat_async._models import converter, register_tagged_union
+from wechat_async._models import converter, register_tagged_union, unstructure_omitting_none
+from wechat_async._validate import max_bytes, non_empty
 from wechat_async.errors import InvalidArgumentError
 from wechat_async.wecom.messages import OutgoingMessage
 
@@ -169,31 +170,14 @@ class UpgradeType(enum.IntEnum):
 # -- outgoing ---------------------------------------------------------------------
 
 
-def _non_empty(_: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if not isinstance(value, str) or not value:
-        raise InvalidArgumentError(attribute.name, "must be a non-empty string")
-
-
-def _max_bytes(limit: int) -> Any:  # noqa: ANN401 - an attrs validator
-    def check(_: object, attribute: attrs.Attribute[str | None], value: str | None) -> None:
-        if value is not None and len(value.encode()) > limit:
-            raise InvalidArgumentError(attribute.name, f"must be at most {limit} bytes")
-
-    return check
-
-
-def _required(limit: int) -> Any:  # noqa: ANN401 - an attrs validator
-    return [_non_empty, _max_bytes(limit)]
-
-
 @attrs.frozen
 class Link(OutgoingMessage):
     """A link card (图文链接) for ``cgi-bin/kf/send_msg``; WeChat truncates title and desc."""
 
     msgtype: ClassVar[str] = "link"
-    title: str = attrs.field(validator=_non_empty)
-    url: str = attrs.field(validator=_required(2048))
-    thumb_media_id: str = attrs.field(validator=_non_empty)
+    title: str = attrs.field(validator=non_empty)
+    url: str = attrs.field(validator=[non_empty, max_bytes(2048)])
+    thumb_media_id: str = attrs.field(validator=non_empty)
     desc: str | None = None
 
 
@@ -202,9 +186,9 @@ class MiniProgram(OutgoingMessage):
     """A Mini Program card for ``cgi-bin/kf/send_msg``; the app must be linked to the corp."""
 
     msgtype: ClassVar[str] = "miniprogram"
-    appid: str = attrs.field(validator=_non_empty)
-    thumb_media_id: str = attrs.field(validator=_non_empty)
-    pagepath: str = attrs.field(validator=_non_empty)
+    appid: str = attrs.field(validator=non_empty)
+    thumb_media_id: str = attrs.field(validator=non_empty)
+    pagepath: str = attrs.field(validator=non_empty)
     title: str | None = None
 
 
@@ -213,8 +197,8 @@ class MenuClick:
     """A menu item that replies: the customer's tap comes back as text with ``menu_id``."""
 
     type: ClassVar[str] = "click"
-    id: str = attrs.field(validator=_required(64))
-    content: str = attrs.field(validator=_required(128))
+    id: str = attrs.field(validator=[non_empty, max_bytes(64)])
+    content: str = attrs.field(validator=[non_empty, max_bytes(128)])
 
 
 @attrs.frozen
@@ -222,8 +206,8 @@ class MenuView:
     """A menu item that opens a URL."""
 
     type: ClassVar[str] = "view"
-    url: str = attrs.field(validator=_required(2048))
-    content: str = attrs.field(validator=_required(1024))
+    url: str = attrs.field(validator=[non_empty, max_bytes(2048)])
+    content: str = attrs.field(validator=[non_empty, max_bytes(1024)])
 
 
 @attrs.frozen
@@ -231,9 +215,9 @@ class MenuMiniProgram:
     """A menu item that opens a Mini Program page."""
 
     type: ClassVar[str] = "miniprogram"
-    appid: str = attrs.field(validator=_required(32))
-    pagepath: str = attrs.field(validator=_required(1024))
-    content: str = attrs.field(validator=_required(1024))
+    appid: str = attrs.field(validator=[non_empty, max_bytes(32)])
+    pagepath: str = attrs.field(validator=[non_empty, max_bytes(1024)])
+    content: str = attrs.field(validator=[non_empty, max_bytes(1024)])
 
 
 @attrs.frozen
@@ -241,7 +225,7 @@ class MenuText:
     """Plain text between menu items; ``no_newline=1`` keeps it on the previous line."""
 
     type: ClassVar[str] = "text"
-    content: str = attrs.field(validator=_non_empty)
+    content: str = attrs.field(validator=non_empty)
     no_newline: int | None = None
 
 
@@ -270,8 +254,8 @@ class MsgMenu(OutgoingMessage):
 
     msgtype: ClassVar[str] = "msgmenu"
     items: tuple[MenuItem, ...] = attrs.field(converter=_as_tuple, validator=_menu_items)
-    head_content: str | None = attrs.field(default=None, validator=_max_bytes(1024))
-    tail_content: str | None = attrs.field(default=None, validator=_max_bytes(1024))
+    head_content: str | None = attrs.field(default=None, validator=max_bytes(1024))
+    tail_content: str | None = attrs.field(default=None, validator=max_bytes(1024))
 
     def payload(self) -> dict[str, Any]:
         """The ``msgmenu`` object, each item as ``{"type": t, t: {...}}``."""
@@ -279,26 +263,23 @@ class MsgMenu(OutgoingMessage):
         if self.head_content is not None:
             body["head_content"] = self.head_content
         body["list"] = [
-            {"type": item.type, item.type: _omit_none(converter.unstructure(item))}
-            for item in self.items
+            {"type": item.type, item.type: unstructure_omitting_none(item)} for item in self.items
         ]
         if self.tail_content is not None:
             body["tail_content"] = self.tail_content
         return body
 
 
-def _omit_none(raw: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in raw.items() if value is not None}
+def _number_between(low: float, high: float) -> Any:  # noqa: ANN401 - an attrs validator
+    def check(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not low <= value <= high
+        ):
+            raise InvalidArgumentError(attribute.name, f"must be a number from {low} to {high}")
 
-
-def _latitude(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not -90 <= value <= 90:  # noqa: PLR2004
-        raise InvalidArgumentError(attribute.name, "must be a number from -90 to 90")
-
-
-def _longitude(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not -180 <= value <= 180:  # noqa: PLR2004
-        raise InvalidArgumentError(attribute.name, "must be a number from -180 to 180")
+    return check
 
 
 @attrs.frozen
@@ -306,8 +287,8 @@ class Location(OutgoingMessage):
     """A location for ``cgi-bin/kf/send_msg``."""
 
     msgtype: ClassVar[str] = "location"
-    latitude: float = attrs.field(validator=_latitude)
-    longitude: float = attrs.field(validator=_longitude)
+    latitude: float = attrs.field(validator=_number_between(-90, 90))
+    longitude: float = attrs.field(validator=_number_between(-180, 180))
     name: str | None = None
     address: str | None = None
 
@@ -317,8 +298,8 @@ class IntentLink(OutgoingMessage):
     """A link attachment of a knowledge-base answer (``cgi-bin/kf/knowledge/add_intent``)."""
 
     msgtype: ClassVar[str] = "link"
-    title: str = attrs.field(validator=_non_empty)
-    url: str = attrs.field(validator=_non_empty)
+    title: str = attrs.field(validator=non_empty)
+    url: str = attrs.field(validator=non_empty)
     picurl: str | None = None
     desc: str | None = None
 
@@ -327,7 +308,7 @@ class IntentLink(OutgoingMessage):
 class UpgradeMember:
     """The member recommended by ``cgi-bin/kf/customer/upgrade_service`` (type 1)."""
 
-    userid: str = attrs.field(validator=_non_empty)
+    userid: str = attrs.field(validator=non_empty)
     wording: str | None = None
 
 
@@ -335,7 +316,7 @@ class UpgradeMember:
 class UpgradeGroupChat:
     """The group chat recommended by ``cgi-bin/kf/customer/upgrade_service`` (type 2)."""
 
-    chat_id: str = attrs.field(validator=_non_empty)
+    chat_id: str = attrs.field(validator=non_empty)
     wording: str | None = None
 
 
@@ -825,7 +806,8 @@ class KfCallbackMessage:
     create_time: int = 0
     msg_type: str = ""
     event: str = ""
-    token: str = ""
+    # Lets anyone holding it pull this account's messages for 10 minutes: kept out of reprs.
+    token: str = attrs.field(default="", repr=False)
     open_kfid: str = ""
 
 

@@ -23,6 +23,7 @@ import httpx
 
 from wechat_async._models import structure
 from wechat_async._service import Service
+from wechat_async._validate import text
 from wechat_async.errors import InvalidArgumentError, RequestTimeoutError, TransportError
 from wechat_async.transport import redact
 
@@ -238,10 +239,9 @@ class Media(Service):
         on entering the block. WeChat serves files over 20 MB only in Range
         chunks (errcode 830002), which this method does not request.
         """
-        if not isinstance(media_id, str) or not media_id:
-            raise InvalidArgumentError("media_id", "must be a non-empty string")
+        params = {"media_id": text("media_id", media_id)}
         async with self._transport.stream(
-            "GET", _GET, host=self.host, token=self._token, params={"media_id": media_id}
+            "GET", _GET, host=self.host, token=self._token, params=params
         ) as response:
             yield MediaDownload(response)
 

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import attrs
 
 from wechat_async._models import unstructure_omitting_none
+from wechat_async._validate import non_empty
 from wechat_async.errors import InvalidArgumentError
 
 __all__ = ["File", "Image", "OutgoingMessage", "Text", "Video", "Voice", "message_body"]
@@ -40,17 +41,12 @@ def message_body(
     return {"msgtype": message.msgtype, message.msgtype: message.payload()}
 
 
-def _non_empty(_: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if not isinstance(value, str) or not value:
-        raise InvalidArgumentError(attribute.name, "must be a non-empty string")
-
-
 @attrs.frozen
 class Text(OutgoingMessage):
     """A text message."""
 
     msgtype: ClassVar[str] = "text"
-    content: str = attrs.field(validator=_non_empty)
+    content: str = attrs.field(validator=non_empty)
 
 
 @attrs.frozen
@@ -58,7 +54,7 @@ class Image(OutgoingMessage):
     """An image, by the media_id that Media.upload returned."""
 
     msgtype: ClassVar[str] = "image"
-    media_id: str = attrs.field(validator=_non_empty)
+    media_id: str = attrs.field(validator=non_empty)
 
 
 @attrs.frozen
@@ -66,7 +62,7 @@ class Voice(OutgoingMessage):
     """A voice message (AMR), by media_id."""
 
     msgtype: ClassVar[str] = "voice"
-    media_id: str = attrs.field(validator=_non_empty)
+    media_id: str = attrs.field(validator=non_empty)
 
 
 @attrs.frozen
@@ -74,7 +70,7 @@ class Video(OutgoingMessage):
     """A video, by media_id; title and description where the endpoint shows them."""
 
     msgtype: ClassVar[str] = "video"
-    media_id: str = attrs.field(validator=_non_empty)
+    media_id: str = attrs.field(validator=non_empty)
     title: str | None = None
     description: str | None = None
 
@@ -84,4 +80,4 @@ class File(OutgoingMessage):
     """A file, by media_id."""
 
     msgtype: ClassVar[str] = "file"
-    media_id: str = attrs.field(validator=_non_empty)
+    media_id: str = attrs.field(validator=non_empty)

@@ -8,7 +8,7 @@ import attrs
 
 from wechat_async._models import structure
 from wechat_async._service import Service
-from wechat_async.errors import InvalidArgumentError
+from wechat_async._validate import integer, member_lists, text
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -79,46 +79,19 @@ class _TagList:
 
 
 def _check_tagid(tagid: object) -> int:
-    if isinstance(tagid, bool) or not isinstance(tagid, int) or tagid < 0:
-        raise InvalidArgumentError("tagid", f"must be a non-negative int, got {tagid!r}")
-    return tagid
+    return integer("tagid", tagid, 0)
 
 
 def _check_tagname(tagname: object) -> str:
-    if not isinstance(tagname, str) or not tagname.strip():
-        raise InvalidArgumentError("tagname", "must be a non-empty string")
-    if len(tagname) > _TAGNAME_MAX:
-        raise InvalidArgumentError(
-            "tagname", f"is {len(tagname)} characters; WeChat allows {_TAGNAME_MAX}"
-        )
-    return tagname
+    return text("tagname", tagname, max_chars=_TAGNAME_MAX, allow_blank=False)
 
 
 def _members_body(tagid: int, userlist: Iterable[str], partylist: Iterable[int]) -> dict[str, Any]:
-    if isinstance(userlist, str):
-        raise InvalidArgumentError("userlist", "must be a list of userids, not one string")
-    users = list(userlist)
-    parties = list(partylist)
-    if not users and not parties:
-        raise InvalidArgumentError("userlist", "userlist and partylist must not both be empty")
-    if len(users) > _USERLIST_MAX:
-        raise InvalidArgumentError(
-            "userlist", f"has {len(users)} ids; WeChat takes {_USERLIST_MAX} per call"
-        )
-    if len(parties) > _PARTYLIST_MAX:
-        raise InvalidArgumentError(
-            "partylist", f"has {len(parties)} ids; WeChat takes {_PARTYLIST_MAX} per call"
-        )
-    if not all(isinstance(user, str) and user for user in users):
-        raise InvalidArgumentError("userlist", "every userid must be a non-empty string")
-    if not all(isinstance(p, int) and not isinstance(p, bool) for p in parties):
-        raise InvalidArgumentError("partylist", "every department id must be an int")
-    body: dict[str, Any] = {"tagid": _check_tagid(tagid)}
-    if users:
-        body["userlist"] = users
-    if parties:
-        body["partylist"] = parties
-    return body
+    lists = member_lists(
+        userids=("userlist", userlist, _USERLIST_MAX),
+        department_ids=("partylist", partylist, _PARTYLIST_MAX),
+    )
+    return {"tagid": _check_tagid(tagid), **lists}
 
 
 def _split_bar(value: object) -> object:

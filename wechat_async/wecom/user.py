@@ -8,7 +8,8 @@ import attrs
 
 from wechat_async._models import structure
 from wechat_async._service import Service
-from wechat_async.errors import InvalidArgumentError, InvalidResponseError
+from wechat_async._validate import integer, text
+from wechat_async.errors import InvalidResponseError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -109,30 +110,12 @@ class _UserId:
     userid: str
 
 
-def _check_id(argument: str, value: object) -> str:
-    if not isinstance(value, str) or not value:
-        raise InvalidArgumentError(argument, "must be a non-empty string")
-    return value
-
-
-def _check_limit(limit: object) -> int:
-    if (
-        isinstance(limit, bool)
-        or not isinstance(limit, int)
-        or not 1 <= limit <= _LIST_ID_LIMIT_MAX
-    ):
-        raise InvalidArgumentError(
-            "limit", f"must be an int from 1 to {_LIST_ID_LIMIT_MAX}, got {limit!r}"
-        )
-    return limit
-
-
 class User(Service):
     """WeCom members: ``cgi-bin/user/*``."""
 
     async def get(self, userid: str) -> UserInfo:
         """GET cgi-bin/user/get: read one member."""
-        answer = await self._get(_GET, {"userid": _check_id("userid", userid)})
+        answer = await self._get(_GET, {"userid": text("userid", userid)})
         return structure(answer, UserInfo, _GET)
 
     async def list_id(self, cursor: str | None = None, limit: int | None = None) -> UserIdPage:
@@ -143,15 +126,15 @@ class User(Service):
         """
         body: dict[str, Any] = {}
         if cursor is not None:
-            body["cursor"] = _check_id("cursor", cursor)
+            body["cursor"] = text("cursor", cursor)
         if limit is not None:
-            body["limit"] = _check_limit(limit)
+            body["limit"] = integer("limit", limit, 1, _LIST_ID_LIMIT_MAX)
         answer = await self._post(_LIST_ID, body)
         return structure(answer, UserIdPage, _LIST_ID)
 
     async def iter_ids(self, limit: int = _LIST_ID_LIMIT_MAX) -> AsyncIterator[DeptUser]:
         """POST cgi-bin/user/list_id, page after page: every member-department pair."""
-        _check_limit(limit)
+        integer("limit", limit, 1, _LIST_ID_LIMIT_MAX)
         cursor: str | None = None
         while True:
             page = await self.list_id(cursor, limit)
@@ -170,23 +153,17 @@ class User(Service):
         WeChat dropped ``fetch_child`` (path/90200, 2022): to cover
         sub-departments, list them and call this for each.
         """
-        if (
-            isinstance(department_id, bool)
-            or not isinstance(department_id, int)
-            or department_id < 1
-        ):
-            raise InvalidArgumentError(
-                "department_id", f"must be a positive int, got {department_id!r}"
-            )
-        answer = await self._get(_SIMPLELIST, {"department_id": department_id})
+        answer = await self._get(
+            _SIMPLELIST, {"department_id": integer("department_id", department_id, 1)}
+        )
         return structure(answer, _SimpleList, _SIMPLELIST).userlist
 
     async def convert_to_openid(self, userid: str) -> str:
         """POST cgi-bin/user/convert_to_openid: a member's openid, for WeChat Pay."""
-        answer = await self._post(_TO_OPENID, {"userid": _check_id("userid", userid)})
+        answer = await self._post(_TO_OPENID, {"userid": text("userid", userid)})
         return structure(answer, _OpenId, _TO_OPENID).openid
 
     async def convert_to_userid(self, openid: str) -> str:
         """POST cgi-bin/user/convert_to_userid: the member behind a WeChat Pay openid."""
-        answer = await self._post(_TO_USERID, {"openid": _check_id("openid", openid)})
+        answer = await self._post(_TO_USERID, {"openid": text("openid", openid)})
         return structure(answer, _UserId, _TO_USERID).userid

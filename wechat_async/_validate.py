@@ -1,0 +1,175 @@
+"""The argument checks every service shares, so each rule is written once.
+
+Each check returns the value it was given (typed) or raises
+:class:`~wechat_async.errors.InvalidArgumentError` naming the argument, before
+anything is sent. ``argument`` is the caller-facing name WeChat also uses.
+Endpoint-specific rules (id alphabets, documented limits) stay in their
+service module and are expressed through these helpers.
+
+``bool`` is never taken for an integer, and a bare ``str`` or ``bytes`` is
+never taken for a list: both are what a caller passes by mistake.
+
+:func:`non_empty` and :func:`max_bytes` are the same checks as attrs
+validators, for the fields of outgoing message models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from wechat_async.errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    import attrs
+
+__all__ = [
+    "int_list",
+    "integer",
+    "max_bytes",
+    "member_lists",
+    "non_empty",
+    "omit_none",
+    "one_or_both",
+    "optional_text",
+    "str_list",
+    "text",
+]
+
+
+def text(
+    argument: str,
+    value: object,
+    *,
+    max_chars: int | None = None,
+    max_bytes: int | None = None,
+    allow_blank: bool = True,
+) -> str:
+    """A non-empty string, at most ``max_chars`` characters and ``max_bytes`` UTF-8 bytes.
+
+    ``allow_blank=False`` also refuses a string of only white space.
+    """
+    if not isinstance(value, str) or not (value if allow_blank else value.strip()):
+        raise InvalidArgumentError(argument, "must be a non-empty string")
+    if max_chars is not None and len(value) > max_chars:
+        raise InvalidArgumentError(argument, f"must be at most {max_chars} characters")
+    if max_bytes is not None:
+        _check_bytes(argument, value, max_bytes)
+    return value
+
+
+def optional_text(
+    argument: str, value: object, *, max_chars: int | None = None, max_bytes: int | None = None
+) -> str | None:
+    """None, or a string that passes :func:`text` with the same limits."""
+    if value is None:
+        return None
+    return text(argument, value, max_chars=max_chars, max_bytes=max_bytes)
+
+
+def integer(argument: str, value: object, low: int, high: int | None = None) -> int:
+    """An ``int`` (not a ``bool``) from ``low`` to ``high`` inclusive; no upper bound if None."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        bounds = f"of at least {low}" if high is None else f"from {low} to {high}"
+        raise InvalidArgumentError(argument, f"must be an integer {bounds}, got {value!r}")
+    return value
+
+
+def str_list(
+    argument: str, value: object, *, allow_empty: bool = True, max_items: int | None = None
+) -> list[str]:
+    """A list of non-empty strings, from any iterable but a bare ``str`` or ``bytes``.
+
+    ``allow_empty=False`` refuses an empty list; ``max_items`` caps its length.
+    """
+    items = _items(argument, value, "strings", allow_empty=allow_empty, max_items=max_items)
+    if not all(isinstance(item, str) and item for item in items):
+        raise InvalidArgumentError(argument, "every item must be a non-empty string")
+    return items
+
+
+def int_list(argument: str, value: object, *, max_items: int | None = None) -> list[int]:
+    """A list (maybe empty) of ``int`` (not ``bool``), at most ``max_items`` long."""
+    items = _items(argument, value, "integers", allow_empty=True, max_items=max_items)
+    if not all(isinstance(item, int) and not isinstance(item, bool) for item in items):
+        raise InvalidArgumentError(argument, "every item must be an integer")
+    return items
+
+
+def member_lists(
+    *, userids: tuple[str, object, int], department_ids: tuple[str, object, int]
+) -> dict[str, list[Any]]:
+    """A user list and a department list, each ``(argument, value, max_items)``, not both empty.
+
+    Returns the body part: each list under its argument name, left out when empty.
+    """
+    users_name, users, max_users = userids
+    departments_name, departments, max_departments = department_ids
+    checked: dict[str, list[Any]] = {
+        users_name: str_list(users_name, users, max_items=max_users),
+        departments_name: int_list(departments_name, departments, max_items=max_departments),
+    }
+    one_or_both(users_name, checked[users_name], departments_name, checked[departments_name])
+    return {name: items for name, items in checked.items() if items}
+
+
+def one_or_both(first: str, first_value: object, second: str, second_value: object) -> None:
+    """At least one of two arguments is set: not None and not an empty list or tuple.
+
+    For endpoints that take either of two things (or both) but not neither;
+    the error names ``first``.
+    """
+    if _unset(first_value) and _unset(second_value):
+        raise InvalidArgumentError(first, f"pass {first}, {second} or both")
+
+
+def omit_none(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``raw`` without the keys whose value is None.
+
+    WeChat rejects some optional fields when they are sent empty, so request
+    bodies carry only what the caller set.
+    """
+    return {key: value for key, value in raw.items() if value is not None}
+
+
+def non_empty(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Attrs validator: the field holds a non-empty string (see :func:`text`)."""
+    text(attribute.name, value)
+
+
+def max_bytes(limit: int) -> Callable[[object, attrs.Attribute[Any], str | None], None]:
+    """Attrs validator: the field, unless None, is at most ``limit`` UTF-8 bytes."""
+
+    def check(_: object, attribute: attrs.Attribute[Any], value: str | None) -> None:
+        if value is not None:
+            _check_bytes(attribute.name, value, limit)
+
+    return check
+
+
+def _unset(value: object) -> bool:
+    return value is None or (isinstance(value, list | tuple) and not value)
+
+
+def _check_bytes(argument: str, value: str, limit: int) -> None:
+    if len(value.encode()) > limit:
+        raise InvalidArgumentError(argument, f"must be at most {limit} bytes")
+
+
+def _items(
+    argument: str, value: object, kind: str, *, allow_empty: bool, max_items: int | None
+) -> list[Any]:
+    # A bare string is iterable too; taking it as a list of letters helps nobody.
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InvalidArgumentError(argument, f"must be a list of {kind}")
+    items = list(value)
+    if not items and not allow_empty:
+        raise InvalidArgumentError(argument, "must not be empty")
+    if max_items is not None and len(items) > max_items:
+        raise InvalidArgumentError(argument, f"holds at most {max_items} items; split the call")
+    return items
