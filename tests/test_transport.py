@@ -895,3 +895,28 @@ def test_log_filter_is_installed_once() -> None:
     Transport(httpx.AsyncClient())
     filters = logging.getLogger("httpx").filters
     assert sum(type(f).__name__ == "_RedactSecrets" for f in filters) == 1
+
+
+@pytest.mark.asyncio
+async def test_max_in_flight_caps_concurrent_sends() -> None:
+    in_flight = 0
+    peak = 0
+
+    async def handler(_: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        return httpx.Response(200, json={"errcode": 0})
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    transport = Transport(client, hosts=HOSTS, retry=RetryPolicy.no_wait(), max_in_flight=5)
+    await asyncio.gather(*(transport.request("GET", "cgi-bin/x") for _ in range(40)))
+    assert peak == 5
+
+
+@pytest.mark.parametrize("value", [0, -1, True, 1.5])
+def test_max_in_flight_must_be_a_positive_int(value: object) -> None:
+    with pytest.raises(ConfigurationError):
+        Transport(hosts=HOSTS, max_in_flight=value)  # type: ignore[arg-type]

@@ -402,6 +402,11 @@ class Transport:
     ``timeout`` (seconds) applies to each send, on an injected client too.
     ``failover=True`` lets :attr:`Host.OFFICIAL` calls that cannot connect move
     on to the standby domains. ``metrics`` receives every ``api_call`` event.
+    ``max_in_flight`` caps concurrent sends (keep it at most the client's
+    connection limit, 100 by default): excess calls wait their turn here,
+    within their deadline, instead of piling up in httpcore's pool queue,
+    whose bookkeeping grows quadratically with its length and ends in
+    PoolTimeouts under a burst.
     """
 
     def __init__(
@@ -413,10 +418,18 @@ class Transport:
         failover: bool = False,
         timeout: float = 10.0,
         metrics: MetricsHook | None = None,
+        max_in_flight: int = 100,
     ) -> None:
         """Set up the transport; nothing is sent until the first call."""
         if not timeout > 0:
             raise ConfigurationError(f"timeout must be positive, got {timeout!r}")
+        if (
+            isinstance(max_in_flight, bool)
+            or not isinstance(max_in_flight, int)
+            or max_in_flight < 1
+        ):
+            raise ConfigurationError(f"max_in_flight must be an int >= 1, got {max_in_flight!r}")
+        self._in_flight = asyncio.Semaphore(max_in_flight)
         _install_log_redaction()
         self._owns_client = client is None
         self._client = httpx.AsyncClient(timeout=timeout) if client is None else client
@@ -731,7 +744,7 @@ class Transport:
             raise RequestTimeoutError(f"deadline of {self._retry.deadline}s spent", call.path)
         url = f"{base_url.rstrip('/')}/{call.path}"
         try:
-            async with asyncio.timeout(remaining):
+            async with asyncio.timeout(remaining), self._in_flight:
                 if not outgoing.stream:
                     return await self._client.request(
                         outgoing.method,

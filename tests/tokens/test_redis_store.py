@@ -190,3 +190,16 @@ async def test_redis_restart_is_survived() -> None:
             assert await provider.get() == "tok-2"  # kept locally while Redis is down
         finally:
             await client.aclose()
+
+
+async def test_secrets_round_trip_and_expire(store: RedisTokenStore, redis_client: Redis) -> None:
+    assert await store.get_secret("ticket:c1") is None
+    await store.set_secret("ticket:c1", "ticket-1", ttl=60)
+    assert await store.get_secret("ticket:c1") == "ticket-1"
+    assert 0 < await redis_client.pttl(store.secret_key("ticket:c1")) <= 60_000
+    await store.set_secret("refresh:c1:wx1", "refresh-1")
+    assert await redis_client.pttl(store.secret_key("refresh:c1:wx1")) == -1  # no expiry
+    await store.set_secret("ticket:c1", "ticket-2", ttl=0.05)
+    await asyncio.sleep(0.1)
+    assert await store.get_secret("ticket:c1") is None
+    assert key_slot(store.secret_key("k").encode()) == key_slot(store.token_key("k").encode())

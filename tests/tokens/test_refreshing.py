@@ -223,3 +223,14 @@ async def test_default_settings_are_consistent() -> None:
     assert settings.lock_ttl >= settings.fetch_timeout
     assert settings.wait_timeout > settings.lock_ttl
     assert FAST.lock_ttl >= FAST.fetch_timeout
+
+
+async def test_memory_store_secrets() -> None:
+    store = MemoryTokenStore()
+    assert await store.get_secret("k") is None
+    await store.set_secret("k", "v1")
+    assert await store.get_secret("k") == "v1"
+    await store.set_secret("k", "v2", ttl=0.05)
+    assert await store.get_secret("k") == "v2"
+    await asyncio.sleep(0.1)
+    assert await store.get_secret("k") is None

@@ -7,6 +7,7 @@ run on Redis Cluster too::
 
     {prefix}:{<key>}:token   hash {value, expires_at}, expiring with the token
     {prefix}:{<key>}:lock    the refresh lock, SET NX PX with a random owner
+    {prefix}:{<key>}:secret  a ticket or refresh token (get_secret / set_secret)
 """
 
 from __future__ import annotations
@@ -104,6 +105,20 @@ class RedisTokenStore:
         """Compare-and-delete the token."""
         result = await self._call(self._delete_if(keys=[self.token_key(key)], args=[value]))
         return bool(result)
+
+    def secret_key(self, key: str) -> str:
+        """The Redis key holding the credential for ``key``."""
+        return f"{self._prefix}:{{{key}}}:secret"
+
+    async def get_secret(self, key: str) -> str | None:
+        """GET the credential."""
+        value = await self._call(self._redis.get(self.secret_key(key)))
+        return None if value is None else _text(value)
+
+    async def set_secret(self, key: str, value: str, ttl: float | None = None) -> None:
+        """SET the credential, with PX when ``ttl`` is given."""
+        px = None if ttl is None else max(1, int(ttl * 1000))
+        await self._call(self._redis.set(self.secret_key(key), value, px=px))
 
     @staticmethod
     async def _call(awaitable: Any) -> Any:  # noqa: ANN401 - redis-py's replies are untyped

@@ -3,6 +3,10 @@
 A store keeps, per key, one token with its expiry and one lease (the refresh
 lock). Every write of a token is fenced by the lease that was taken for it, so a
 process whose lease lapsed mid-fetch can never overwrite a newer token.
+
+It also keeps the credentials tokens are made from where WeChat hands them out
+only once: Open Platform's component_verify_ticket and authorizer refresh
+tokens (``get_secret`` / ``set_secret``).
 """
 
 from __future__ import annotations
@@ -72,6 +76,14 @@ class TokenStore(Protocol):
         """Delete the token only if it is still ``value``; say whether it did."""
         ...
 
+    async def get_secret(self, key: str) -> str | None:
+        """Return a stored credential that is not itself a token (a ticket, a refresh token)."""
+        ...
+
+    async def set_secret(self, key: str, value: str, ttl: float | None = None) -> None:
+        """Store a credential for ``ttl`` seconds (None: until replaced)."""
+        ...
+
 
 class MemoryTokenStore:
     """The embedded default: tokens in this process's memory, shared by its providers."""
@@ -80,6 +92,7 @@ class MemoryTokenStore:
         """Start empty."""
         self._tokens: dict[str, StoredToken] = {}
         self._locks: dict[str, tuple[str, float]] = {}
+        self._secrets: dict[str, tuple[str, float | None]] = {}
 
     def __repr__(self) -> str:
         """Count keys; show no tokens."""
@@ -126,3 +139,18 @@ class MemoryTokenStore:
             del self._tokens[key]
             return True
         return False
+
+    async def get_secret(self, key: str) -> str | None:
+        """Return the credential unless it has expired."""
+        held = self._secrets.get(key)
+        if held is None:
+            return None
+        value, expires = held
+        if expires is not None and expires <= time.monotonic():
+            del self._secrets[key]
+            return None
+        return value
+
+    async def set_secret(self, key: str, value: str, ttl: float | None = None) -> None:
+        """Store the credential, replacing any previous one."""
+        self._secrets[key] = (value, None if ttl is None else time.monotonic() + ttl)
