@@ -53,7 +53,9 @@ def typecheck(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks: ours beside wechatpy in one run, with ratios."""
     _install(session, "bench")
-    session.run("python", "benchmarks/crypto_bench.py", *session.posargs)
+    session.run("python", "benchmarks/crypto_bench.py")
+    # Needs a Redis on loopback: --redis-url, default redis://127.0.0.1:6379/0.
+    session.run("python", "benchmarks/token_contention.py", *session.posargs)
 
 
 @nox.session(python=PYTHON)
