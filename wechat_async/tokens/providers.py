@@ -24,12 +24,18 @@ def secret_fingerprint(secret: str) -> str:
     return hashlib.sha256(b"wechat_async/secret\x00" + secret.encode()).hexdigest()[:16]
 
 
-def parse_token_reply(reply: dict[str, Any], path: str) -> tuple[str, float]:
-    """Read ``access_token`` and ``expires_in`` from a token endpoint's JSON."""
-    token = reply.get("access_token")
+def parse_token_reply(
+    reply: dict[str, Any], path: str, *, field: str = "access_token"
+) -> tuple[str, float]:
+    """Read the token (``field``, ``access_token`` by default) and ``expires_in`` from a reply.
+
+    Open Platform endpoints name the token ``component_access_token`` or
+    ``authorizer_access_token``.
+    """
+    token = reply.get(field)
     expires_in = reply.get("expires_in")
     if not isinstance(token, str) or not token:
-        raise InvalidResponseError(f"{path} answered without an access_token")
+        raise InvalidResponseError(f"{path} answered without {field}")
     if isinstance(expires_in, bool) or not isinstance(expires_in, int | float) or expires_in <= 0:
         raise InvalidResponseError(f"{path} answered without a positive expires_in")
     return token, float(expires_in)

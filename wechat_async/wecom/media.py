@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import email.message
-import io
-import mimetypes
-import os
-from typing import IO, TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import attrs
 import httpx
 
 from wechat_async._models import structure
 from wechat_async._service import Service
+from wechat_async._upload import MIB, MediaSource, check_size, check_source, media_part, size_of
 from wechat_async._validate import text
 from wechat_async.errors import InvalidArgumentError, RequestTimeoutError, TransportError
 from wechat_async.transport import redact
@@ -35,21 +33,17 @@ __all__ = ["Media", "MediaDownload", "MediaSource", "MediaType"]
 MediaType = Literal["image", "voice", "video", "file"]
 """What ``cgi-bin/media/upload`` takes as ``type``."""
 
-MediaSource = str | os.PathLike[str] | bytes | IO[bytes]
-"""A file to upload: a path, its bytes, or a binary file object."""
-
-_MIB: Final = 1024 * 1024
 # Documented limits (path/90253): every file must be larger than 5 bytes.
 _UPLOAD_MIN_EXCLUSIVE: Final = 5
 _UPLOAD_MAX: Final = {
-    "image": 10 * _MIB,
-    "voice": 2 * _MIB,
-    "video": 10 * _MIB,
-    "file": 20 * _MIB,
+    "image": 10 * MIB,
+    "voice": 2 * MIB,
+    "video": 10 * MIB,
+    "file": 20 * MIB,
 }
 # path/90256: "图片文件大小应在 5B ~ 2MB 之间".
 _IMAGE_MIN: Final = 5
-_IMAGE_MAX: Final = 2 * _MIB
+_IMAGE_MAX: Final = 2 * MIB
 
 _UPLOAD: Final = "cgi-bin/media/upload"
 _UPLOADIMG: Final = "cgi-bin/media/uploadimg"
@@ -131,57 +125,6 @@ def _body_errors() -> Iterator[None]:
         raise TransportError(f"reading the download failed: {redact(str(exc))}", _GET) from exc
 
 
-def _size_of(file: MediaSource) -> int | None:
-    """The upload's size in bytes, or None when it cannot be told without reading."""
-    if isinstance(file, bytes):
-        return len(file)
-    if isinstance(file, str | os.PathLike):
-        return os.stat(file).st_size  # noqa: PTH116 - str and PathLike alike
-    try:
-        return os.fstat(file.fileno()).st_size
-    except (AttributeError, OSError, io.UnsupportedOperation):
-        pass
-    # httpx rewinds a file object before sending it, so its whole length counts.
-    try:
-        position = file.tell()
-        end = file.seek(0, os.SEEK_END)
-        file.seek(position)
-    except (AttributeError, OSError, io.UnsupportedOperation):
-        return None
-    return end
-
-
-def _check_source(file: object) -> None:
-    if isinstance(file, bytes | str | os.PathLike):
-        return
-    if not callable(getattr(file, "read", None)) or isinstance(file, io.TextIOBase):
-        raise InvalidArgumentError(
-            "file", "must be a path, bytes or a binary file object opened with 'rb'"
-        )
-
-
-def _check_size(size: int | None, low: int, high: int, *, low_inclusive: bool) -> None:
-    if size is None:
-        return
-    too_small = size < low if low_inclusive else size <= low
-    if too_small:
-        bound = f"at least {low}" if low_inclusive else f"more than {low}"
-        raise InvalidArgumentError("file", f"is {size} bytes; WeChat takes {bound} bytes")
-    if size > high:
-        raise InvalidArgumentError(
-            "file", f"is {size} bytes; WeChat takes at most {high} bytes ({high // _MIB} MB)"
-        )
-
-
-def _default_filename(file: MediaSource) -> str:
-    if isinstance(file, str | os.PathLike):
-        return os.path.basename(os.fspath(file))  # noqa: PTH119 - str and PathLike alike
-    name = getattr(file, "name", None)
-    if isinstance(name, str) and name:
-        return os.path.basename(name)  # noqa: PTH119
-    return "upload"
-
-
 class Media(Service):
     """WeCom media: ``cgi-bin/media/upload``, ``uploadimg`` and ``get``."""
 
@@ -207,8 +150,8 @@ class Media(Service):
             raise InvalidArgumentError(
                 "type", f"must be one of {', '.join(_UPLOAD_MAX)}; got {type!r}"
             )
-        _check_source(file)
-        _check_size(_size_of(file), _UPLOAD_MIN_EXCLUSIVE, _UPLOAD_MAX[type], low_inclusive=False)
+        check_source(file)
+        check_size(size_of(file), _UPLOAD_MIN_EXCLUSIVE, _UPLOAD_MAX[type], low_inclusive=False)
         body = await self._post_file(_UPLOAD, file, filename, content_type, params={"type": type})
         return structure(body, _UploadedMedia, _UPLOAD).media_id
 
@@ -225,8 +168,8 @@ class Media(Service):
         Documented limit: 5 B to 2 MB; WeChat also caps uploads per day and
         month.
         """
-        _check_source(file)
-        _check_size(_size_of(file), _IMAGE_MIN, _IMAGE_MAX, low_inclusive=True)
+        check_source(file)
+        check_size(size_of(file), _IMAGE_MIN, _IMAGE_MAX, low_inclusive=True)
         body = await self._post_file(_UPLOADIMG, file, filename, content_type)
         return structure(body, _UploadedImage, _UPLOADIMG).url
 
@@ -254,9 +197,5 @@ class Media(Service):
         *,
         params: dict[str, str | int] | None = None,
     ) -> dict[str, Any]:
-        name = filename or _default_filename(file)
-        ctype = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
-        if isinstance(file, str | os.PathLike):
-            with open(file, "rb") as handle:  # noqa: PTH123, ASYNC230 - httpx reads it in chunks
-                return await self._post(path, params=params, files={"media": (name, handle, ctype)})
-        return await self._post(path, params=params, files={"media": (name, file, ctype)})
+        with media_part(file, filename, content_type) as part:
+            return await self._post(path, params=params, files={"media": part})
