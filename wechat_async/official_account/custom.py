@@ -32,6 +32,7 @@ from wechat_async._validate import integer, text
 from wechat_async.callbacks import parse_xml
 from wechat_async.crypto import MessageParseError
 from wechat_async.errors import InvalidArgumentError, InvalidResponseError
+from wechat_async.messages import OutgoingMessage, message_body
 from wechat_async.official_account.custom_messages import (
     Image,
     KfInfo,
@@ -57,7 +58,6 @@ from wechat_async.official_account.custom_messages import (
     _KfSessionList,
 )
 from wechat_async.transport import Host
-from wechat_async.wecom.messages import OutgoingMessage, message_body
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping

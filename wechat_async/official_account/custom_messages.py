@@ -4,9 +4,9 @@ Outgoing (``POST cgi-bin/message/custom/send``): :class:`Text`, :class:`Image`,
 :class:`Voice`, :class:`Video`, :class:`Music`, :class:`News` (one
 :class:`NewsArticle`), :class:`MpNews`, :class:`MpNewsArticle`,
 :class:`WxCard`, :class:`MiniProgramPage` and :class:`MsgMenu` (with its
-:class:`MsgMenuItem`). They share :class:`~wechat_async.wecom.messages.OutgoingMessage`
-with WeCom, but their payloads are the Official Account's own, so they live
-here. Each class sets ``msgtype``; nobody types it by hand.
+:class:`MsgMenuItem`). Text, Image and Voice are the shared classes of
+:mod:`wechat_async.messages` (re-exported here); the others carry the
+Official Account's own payloads. Each class sets ``msgtype``; nobody types it by hand.
 
 Replies: :class:`KfInfo`, :class:`KfOnlineInfo`, :class:`KfSession`,
 :class:`KfSessionItem`, :class:`WaitCaseList` (of :class:`WaitCase`),
@@ -28,7 +28,7 @@ from cattrs.gen import make_dict_structure_fn, override
 from wechat_async._models import converter, register_tagged_union
 from wechat_async._validate import non_empty, omit_none
 from wechat_async.errors import InvalidArgumentError
-from wechat_async.wecom.messages import OutgoingMessage
+from wechat_async.messages import Image, OutgoingMessage, Text, Voice
 
 __all__ = [
     "Image",
@@ -66,30 +66,6 @@ def _as_tuple(value: object) -> object:
 
 
 # -- outgoing messages ------------------------------------------------------------
-
-
-@attrs.frozen
-class Text(OutgoingMessage):
-    """A text message; ``<a href>`` links (also to Mini Programs) are allowed in it."""
-
-    msgtype: ClassVar[str] = "text"
-    content: str = attrs.field(validator=non_empty)
-
-
-@attrs.frozen
-class Image(OutgoingMessage):
-    """An image, by the media_id of an uploaded image."""
-
-    msgtype: ClassVar[str] = "image"
-    media_id: str = attrs.field(validator=non_empty)
-
-
-@attrs.frozen
-class Voice(OutgoingMessage):
-    """A voice message, by media_id."""
-
-    msgtype: ClassVar[str] = "voice"
-    media_id: str = attrs.field(validator=non_empty)
 
 
 @attrs.frozen
