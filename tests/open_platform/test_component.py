@@ -1083,3 +1083,32 @@ async def test_verify_ticket_flow_on_redis(redis_client: Redis, redis_prefix: st
     assert stored != first_refresh
     # Still one component token for the whole flow.
     assert fake.counts["/cgi-bin/component/api_component_token"] == 1
+
+
+@pytest.mark.asyncio
+async def test_unauthorized_event_forgets_the_authorizers_tokens() -> None:
+    fake = FakeOpenPlatform()
+    fake.on(
+        "cgi-bin/component/api_query_auth",
+        {
+            "authorization_info": {
+                "authorizer_appid": AUTHORIZER_APPID,
+                "authorizer_access_token": "AAT-seeded",
+                "expires_in": 7200,
+                "authorizer_refresh_token": "refresh-1",
+            }
+        },
+    )
+    store = RecordingStore()
+    component = await ready_component(fake, store)
+    await component.query_auth("code")
+    provider = component.authorizer_token(AUTHORIZER_APPID)
+    assert await provider.get() == "AAT-seeded"
+    event = await component.handle_callback(*envelope(UNAUTHORIZED_XML))
+    assert isinstance(event, UnauthorizedEvent)
+    assert await store.get_secret(REFRESH_KEY) is None
+    assert await store.load(provider.key) is None
+    # A fresh provider for that account now says plainly that it must be authorized again.
+    with pytest.raises(TokenUnavailableError, match="query_auth"):
+        await component.authorizer_token(AUTHORIZER_APPID).get()
+    assert fake.counts["/cgi-bin/component/api_authorizer_token"] == 0

@@ -203,3 +203,10 @@ async def test_secrets_round_trip_and_expire(store: RedisTokenStore, redis_clien
     await asyncio.sleep(0.1)
     assert await store.get_secret("ticket:c1") is None
     assert key_slot(store.secret_key("k").encode()) == key_slot(store.token_key("k").encode())
+
+
+async def test_delete_secret(store: RedisTokenStore) -> None:
+    await store.set_secret("refresh:c1:wx1", "refresh-1")
+    await store.delete_secret("refresh:c1:wx1")
+    assert await store.get_secret("refresh:c1:wx1") is None
+    await store.delete_secret("refresh:c1:wx1")  # deleting nothing is fine

@@ -234,3 +234,11 @@ async def test_memory_store_secrets() -> None:
     assert await store.get_secret("k") == "v2"
     await asyncio.sleep(0.1)
     assert await store.get_secret("k") is None
+
+
+async def test_memory_store_delete_secret() -> None:
+    store = MemoryTokenStore()
+    await store.set_secret("k", "v")
+    await store.delete_secret("k")
+    assert await store.get_secret("k") is None
+    await store.delete_secret("k")

@@ -54,6 +54,7 @@ from wechat_async.open_platform.component_models import (
     ComponentEvent,
     ComponentVerifyTicketEvent,
     RegistrationStatus,
+    UnauthorizedEvent,
     UnknownComponentEvent,
 )
 from wechat_async.tokens.providers import parse_token_reply, secret_fingerprint
@@ -364,7 +365,22 @@ class Component:
                 _ticket_key(self._appid), event.component_verify_ticket, TICKET_TTL
             )
             log.debug("stored a component_verify_ticket for %s", self._appid)
+        elif isinstance(event, UnauthorizedEvent) and event.authorizer_appid:
+            await self._forget_authorizer(event.authorizer_appid)
         return event
+
+    async def _forget_authorizer(self, appid: str) -> None:
+        # The authorization is gone, and with it the refresh token: keeping
+        # either would only turn the next call into a confusing API error.
+        await self._store.delete_secret(_refresh_key(self._appid, appid))
+        token_key = _authorizer_token_key(self._appid, appid)
+        stored = await self._store.load(token_key)
+        if stored is not None:
+            await self._store.delete_if(token_key, stored.value)
+        provider = self._authorizers.pop(appid, None)
+        if provider is not None and stored is not None:
+            await provider.invalidate(stored.value)
+        log.info("authorizer %s withdrew its authorization; its tokens are forgotten", appid)
 
     # -- authorization -------------------------------------------------------------------
 

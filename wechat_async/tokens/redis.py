@@ -120,6 +120,10 @@ class RedisTokenStore:
         px = None if ttl is None else max(1, int(ttl * 1000))
         await self._call(self._redis.set(self.secret_key(key), value, px=px))
 
+    async def delete_secret(self, key: str) -> None:
+        """DEL the credential."""
+        await self._call(self._redis.delete(self.secret_key(key)))
+
     @staticmethod
     async def _call(awaitable: Any) -> Any:  # noqa: ANN401 - redis-py's replies are untyped
         try:

@@ -84,6 +84,10 @@ class TokenStore(Protocol):
         """Store a credential for ``ttl`` seconds (None: until replaced)."""
         ...
 
+    async def delete_secret(self, key: str) -> None:
+        """Forget a credential that is known to be dead (an authorization withdrawn)."""
+        ...
+
 
 class MemoryTokenStore:
     """The embedded default: tokens in this process's memory, shared by its providers."""
@@ -154,3 +158,7 @@ class MemoryTokenStore:
     async def set_secret(self, key: str, value: str, ttl: float | None = None) -> None:
         """Store the credential, replacing any previous one."""
         self._secrets[key] = (value, None if ttl is None else time.monotonic() + ttl)
+
+    async def delete_secret(self, key: str) -> None:
+        """Forget the credential."""
+        self._secrets.pop(key, None)
