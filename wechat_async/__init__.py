@@ -48,6 +48,14 @@ from wechat_async.errors import (
 
 if TYPE_CHECKING:
     from wechat_async.observability import Event, MetricsHook
+    from wechat_async.official_account import parse_kf_event
+    from wechat_async.official_account.custom import Custom
+    from wechat_async.open_platform.component import (
+        AuthorizerAccessToken,
+        Component,
+        ComponentAccessToken,
+    )
+    from wechat_async.open_platform.component_models import AuthType
     from wechat_async.tokens import (
         AccessToken,
         MemoryTokenStore,
@@ -99,9 +107,14 @@ __all__ = [
     "APIError",
     "AccessToken",
     "AppChat",
+    "AuthType",
+    "AuthorizerAccessToken",
+    "Component",
+    "ComponentAccessToken",
     "ConfigurationError",
     "ConnectError",
     "CryptoError",
+    "Custom",
     "DecodeBase64Error",
     "DecryptError",
     "EncryptError",
@@ -176,6 +189,7 @@ __all__ = [
     "WeCom",
     "WorkAccessToken",
     "__version__",
+    "parse_kf_event",
 ]
 
 
@@ -197,6 +211,12 @@ _LAZY: dict[str, str] = {
     "Hosts": "wechat_async.transport",
     "RetryPolicy": "wechat_async.transport",
     "Transport": "wechat_async.transport",
+    "Custom": "wechat_async.official_account.custom",
+    "parse_kf_event": "wechat_async.official_account",
+    "Component": "wechat_async.open_platform.component",
+    "ComponentAccessToken": "wechat_async.open_platform.component",
+    "AuthorizerAccessToken": "wechat_async.open_platform.component",
+    "AuthType": "wechat_async.open_platform.component_models",
     "WeCom": "wechat_async.wecom.client",
     "Kf": "wechat_async.wecom.kf",
     "Media": "wechat_async.wecom.media",
