@@ -78,13 +78,9 @@ class ComponentVerifyTicketEvent:
 
 
 @attrs.frozen
-class AuthorizedEvent:
-    """``authorized``: an account authorized the component.
+class _AuthorizationGrant:
+    """What ``authorized`` and ``updateauthorized`` both carry."""
 
-    ``authorization_code`` goes to ``Component.query_auth``.
-    """
-
-    info_type: ClassVar[str] = "authorized"
     app_id: str = ""
     create_time: int = 0
     authorizer_appid: str = ""
@@ -94,16 +90,20 @@ class AuthorizedEvent:
 
 
 @attrs.frozen
-class UpdateAuthorizedEvent:
+class AuthorizedEvent(_AuthorizationGrant):
+    """``authorized``: an account authorized the component.
+
+    ``authorization_code`` goes to ``Component.query_auth``.
+    """
+
+    info_type: ClassVar[str] = "authorized"
+
+
+@attrs.frozen
+class UpdateAuthorizedEvent(_AuthorizationGrant):
     """``updateauthorized``: an account changed the permission sets it granted."""
 
     info_type: ClassVar[str] = "updateauthorized"
-    app_id: str = ""
-    create_time: int = 0
-    authorizer_appid: str = ""
-    authorization_code: str = attrs.field(default="", repr=False)
-    authorization_code_expired_time: int = 0
-    pre_auth_code: str = attrs.field(default="", repr=False)
 
 
 @attrs.frozen

@@ -87,7 +87,18 @@ class _SecretToken(RefreshingToken):
         self._transport = transport
 
 
-class AccessToken(_SecretToken):
+class _OfficialAccountToken(_SecretToken):
+    """A token of one Official Account (or Mini Program), known by its appid."""
+
+    _kind: ClassVar[str]
+
+    @property
+    def appid(self) -> str:
+        """The account's appid."""
+        return self._owner_id
+
+
+class AccessToken(_OfficialAccountToken):
     """Official Account token from ``GET cgi-bin/token`` (each fetch rotates it).
 
     ``AccessToken(appid, secret, transport=..., store=...)``: fetch through the
@@ -95,11 +106,6 @@ class AccessToken(_SecretToken):
     """
 
     _kind = "access_token"
-
-    @property
-    def appid(self) -> str:
-        """The Official Account's appid."""
-        return self._owner_id
 
     async def _fetch(self) -> tuple[str, float]:
         reply = await self._transport.request(
@@ -111,7 +117,7 @@ class AccessToken(_SecretToken):
         return parse_token_reply(reply, "cgi-bin/token")
 
 
-class StableAccessToken(_SecretToken):
+class StableAccessToken(_OfficialAccountToken):
     """Official Account token from ``POST cgi-bin/stable_token``.
 
     Normal mode returns the same token while it is valid, so concurrent fetchers
@@ -139,11 +145,6 @@ class StableAccessToken(_SecretToken):
             appid, secret, transport=transport, store=store, settings=settings, metrics=metrics
         )
         self._forced: deque[float] = deque()
-
-    @property
-    def appid(self) -> str:
-        """The Official Account's appid."""
-        return self._owner_id
 
     async def _fetch(self) -> tuple[str, float]:
         rejected = self._last_invalidated
