@@ -327,7 +327,7 @@ def print_table(ours: Side, peer: Side | None, latency: float) -> None:
 
     def values(side: Side | None) -> list[float]:
         if side is None:
-            return [nan] * 13
+            return [nan] * 14
         return [
             side.cold.fetches,
             len(side.cold.tokens),
@@ -338,6 +338,7 @@ def print_table(ours: Side, peer: Side | None, latency: float) -> None:
             side.storm.fetches,
             side.storm.rejected,
             len(side.storm.errors),
+            len(side.storm.latencies),
             side.storm.percentile_ms(50),
             side.storm.percentile_ms(99),
             side.warm_us,
@@ -354,8 +355,10 @@ def print_table(ours: Side, peer: Side | None, latency: float) -> None:
         ("storm: re-fetches", 0, True),
         ("storm: 40001 answers", 0, True),
         ("storm: errors", 0, False),
-        ("storm: p50 latency ms", 1, True),
-        ("storm: p99 latency ms", 1, True),
+        # Percentiles below are over the answered calls only: read them with this count.
+        ("storm: calls answered", 0, False),
+        ("storm: p50 latency ms (answered)", 1, True),
+        ("storm: p99 latency ms (answered)", 1, True),
         ("warm get µs/op (Redis store)", 2, True),
         ("warm get µs/op (wechatpy MemoryStorage)", 2, False),
     ]
