@@ -148,7 +148,7 @@ async def test_token_param_can_be_renamed() -> None:
             "POST",
             "cgi-bin/component/api_create_preauthcode",
             token=token,
-            token_param="component_access_token",  # noqa: S106 - a name
+            token_param="component_access_token",
             json={"component_appid": "wx1"},
         )
     assert recorder.requests[0].url.params["component_access_token"] == "COMPONENT-TOKEN"

@@ -429,7 +429,7 @@ async def test_sync_msg_full_body_and_every_message_type() -> None:
     fake = FakeWeChat(kf_samples.SYNC_MSG)
     result = await make_kf(fake).sync_msg(
         cursor="4gw7MepFLfgF2VC5npN",
-        token="ENCApHxnGDNAVNY4AaSJKj4Tb5mwsEMzxhFmHVGcra996NR",  # noqa: S106 - a sync token
+        token="ENCApHxnGDNAVNY4AaSJKj4Tb5mwsEMzxhFmHVGcra996NR",
         limit=1000,
         voice_format=0,
         open_kfid="wkxxxxxx",
@@ -560,7 +560,7 @@ async def test_iter_sync_msg_follows_next_cursor() -> None:
         page("c1", 1, "a"), {**OK, "next_cursor": "c2", "has_more": 1}, page("c3", 0, "b")
     )
     kf = make_kf(fake)
-    pages = [p async for p in kf.iter_sync_msg(token="TOK", open_kfid="wk1")]  # noqa: S106
+    pages = [p async for p in kf.iter_sync_msg(token="TOK", open_kfid="wk1")]
     assert [p.next_cursor for p in pages] == ["c1", "c2", "c3"]
     assert [len(p.msg_list) for p in pages] == [1, 0, 1]
     assert [fake.body(i) for i in range(3)] == [
@@ -843,7 +843,7 @@ async def test_send_limit_errcode() -> None:
 async def test_sync_msg_concurrency_limit() -> None:
     fake = FakeWeChat({"errcode": 45033, "errmsg": "api concurrent out of limit"})
     with pytest.raises(RateLimitError):
-        await make_kf(fake).sync_msg(token="T")  # noqa: S106 - a sync token
+        await make_kf(fake).sync_msg(token="T")
 
 
 @pytest.mark.asyncio
@@ -959,7 +959,7 @@ EXPECTED_CALLBACK = KfCallbackMessage(
     create_time=1348831860,
     msg_type="event",
     event="kf_msg_or_event",
-    token="ENCApHxnGDNAVNY4AaSJKj4Tb5mwsEMzxhFmHVGcra996NR",  # noqa: S106 - a sync token
+    token="ENCApHxnGDNAVNY4AaSJKj4Tb5mwsEMzxhFmHVGcra996NR",
     open_kfid="wkxxxxxxx",
 )
 

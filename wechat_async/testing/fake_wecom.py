@@ -1,0 +1,23 @@
+"""WeCom Tag, User, AppChat and Media for FakeWeChat."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wechat_async.testing.fake import FakeWeChat
+
+__all__ = ["FakeWeCom", "install"]
+
+
+class FakeWeCom:
+    """State of this endpoint family, readable and drivable from tests."""
+
+    def __init__(self, fake: FakeWeChat) -> None:
+        """Attach to ``fake``."""
+        self._fake = fake
+
+
+def install(fake: FakeWeChat) -> FakeWeCom:
+    """Register this family's routes on ``fake`` and return its state."""
+    return FakeWeCom(fake)
