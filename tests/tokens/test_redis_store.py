@@ -178,7 +178,7 @@ async def test_unreachable_redis_in_strict_mode_raises() -> None:
         await client.aclose()
 
 
-async def test_redis_restart_is_survived() -> None:
+async def test_redis_going_down_mid_use_is_survived() -> None:
     with throwaway_redis() as (url, process):
         client = Redis.from_url(url, socket_connect_timeout=0.3, socket_timeout=0.3)
         provider = CountingToken(store=RedisTokenStore(client, prefix="restart"))
