@@ -54,6 +54,7 @@ __all__ = [
     "FakeResponse",
     "FakeWeChat",
     "Faults",
+    "IssuedToken",
 ]
 
 WORK_PREFIX: Final = "/qyapi"
@@ -211,14 +212,16 @@ _ERRMSG: Final = {
 
 
 @dataclass
-class _Token:
+class IssuedToken:
+    """A token the fake handed out and the fake-clock time it stops working."""
+
     value: str
     expires_at: float
 
 
 @dataclass
 class _StableState:
-    current: _Token | None = None
+    current: IssuedToken | None = None
     forced: deque[float] = field(default_factory=deque)
 
 
@@ -229,27 +232,28 @@ class TokenAuthority:
         """Nothing issued yet."""
         self._clock = clock
         self._numbers = itertools.count(1)
-        self._official: dict[str, _Token] = {}
-        self._classic: _Token | None = None
+        self._official: dict[str, IssuedToken] = {}
+        self._classic: IssuedToken | None = None
         self._stable = _StableState()
-        self._work: dict[str, _Token] = {}  # by secret
-        self._work_valid: dict[str, _Token] = {}
-        self.extra_official: dict[str, _Token] = {}  # authorizer tokens from the component
+        self._work: dict[str, IssuedToken] = {}  # by secret
+        self._work_valid: dict[str, IssuedToken] = {}
+        self.extra_official: dict[str, IssuedToken] = {}  # authorizer tokens from the component
 
-    def _new(self, kind: str, life: float = TOKEN_LIFE) -> _Token:
-        return _Token(f"FAKE_{kind}_{next(self._numbers)}", self._clock.now() + life)
+    def new(self, kind: str, life: float = TOKEN_LIFE) -> IssuedToken:
+        """A fresh token named after ``kind``, live for ``life`` seconds of the fake clock."""
+        return IssuedToken(f"FAKE_{kind}_{next(self._numbers)}", self._clock.now() + life)
 
-    def classic(self) -> _Token:
+    def classic(self) -> IssuedToken:
         """cgi-bin/token: a new token; the previous one keeps working for the overlap."""
         now = self._clock.now()
         if self._classic is not None:
             self._classic.expires_at = min(self._classic.expires_at, now + OVERLAP)
-        token = self._new("AT")
+        token = self.new("AT")
         self._classic = token
         self._official[token.value] = token
         return token
 
-    def stable(self, *, force: bool) -> _Token:
+    def stable(self, *, force: bool) -> IssuedToken:
         """cgi-bin/stable_token, in normal or force-refresh mode."""
         now = self._clock.now()
         state = self._stable
@@ -268,16 +272,16 @@ class TokenAuthority:
         elif current is not None and current.expires_at - now < STABLE_RENEW_BEFORE:
             current = None  # renewed 5 minutes early; the old one lives out its expiry
         if current is None:
-            current = self._new("ST")
+            current = self.new("ST")
             state.current = current
             self._official[current.value] = current
         return current
 
-    def work(self, secret: str) -> _Token:
+    def work(self, secret: str) -> IssuedToken:
         """cgi-bin/gettoken: the same token for a secret until it expires."""
         token = self._work.get(secret)
         if token is None or token.expires_at <= self._clock.now():
-            token = self._new("WT")
+            token = self.new("WT")
             self._work[secret] = token
             self._work_valid[token.value] = token
         return token

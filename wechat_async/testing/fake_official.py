@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any, Final
 import httpx
 
 from wechat_async.crypto import MessageCrypto
-from wechat_async.testing.fake import TOKEN_LIFE, FakeError, FakeRequest, _Token
+from wechat_async.testing.fake import TOKEN_LIFE, FakeError, FakeRequest, IssuedToken
 from wechat_async.testing.fake_wecom import parse_multipart
 from wechat_async.transport import Host
 
@@ -127,7 +127,7 @@ class FakeOfficial:
         self.config: ComponentConfig | None = None
         self.tickets: list[tuple[str, float]] = []
         self.push_replies: list[str] = []
-        self.component_tokens: dict[str, _Token] = {}
+        self.component_tokens: dict[str, IssuedToken] = {}
         self.pre_auth_codes: dict[str, float] = {}
         self.auth_codes: dict[str, tuple[str, float]] = {}
         self.authorizers: dict[str, _Authorizer] = {}
@@ -308,10 +308,10 @@ class FakeOfficial:
             raise FakeError(61003, "component is not authorized by this account")
         return authorizer
 
-    def _new_token(self, kind: str, life: float = TOKEN_LIFE) -> _Token:
-        return _Token(f"FAKE_{kind}_{next(self._numbers)}", self._fake.clock.now() + life)
+    def _new_token(self, kind: str, life: float = TOKEN_LIFE) -> IssuedToken:
+        return self._fake.tokens.new(kind, life)
 
-    def _issue_authorizer_token(self) -> _Token:
+    def _issue_authorizer_token(self) -> IssuedToken:
         token = self._new_token("AAT")
         self._fake.tokens.extra_official[token.value] = token
         return token
