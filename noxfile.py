@@ -46,7 +46,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package and the tests."""
     _install(session, "typecheck")
-    session.run("mypy", "--strict", "wechat_async", "tests", "benchmarks")
+    session.run("mypy", "--strict", "wechat_async", "tests", "benchmarks", "examples")
 
 
 @nox.session(python=PYTHON)
@@ -60,9 +60,9 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def quickstart(session: nox.Session) -> None:
-    """The README's main job: encrypt a callback and decrypt it again."""
+    """The README's main job: a whole 微信客服 conversation against the in-process emulator."""
     session.install("-e", ".")
-    session.run("python", "examples/quickstart.py")
+    session.run("python", "examples/quickstart.py", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -21,6 +21,7 @@ Needs uvicorn: ``pip install 'wechat-async[testing]'``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import ipaddress
 import json
 import sys
@@ -30,6 +31,8 @@ from wechat_async.testing.fake import FakeWeChat
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+
+    from wechat_async.testing.fake_kf import SentKfMessage
 
     Scope = MutableMapping[str, Any]
     Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -105,9 +108,8 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _sent_dict(sent: Any) -> dict[str, Any]:  # noqa: ANN401 - SentKfMessage, read by name
-    names = ("touser", "open_kfid", "msgtype", "body", "msgid", "time")
-    return {name: getattr(sent, name) for name in names}
+def _sent_dict(sent: SentKfMessage) -> dict[str, Any]:
+    return dataclasses.asdict(sent)
 
 
 def _parser() -> argparse.ArgumentParser:
