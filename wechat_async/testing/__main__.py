@@ -27,16 +27,14 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any, Final
 
+from wechat_async.testing._asgi import read_body, send_json
 from wechat_async.testing.fake import FakeWeChat
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+    from collections.abc import Sequence
 
+    from wechat_async.testing._asgi import Receive, Scope, Send
     from wechat_async.testing.fake_kf import SentKfMessage
-
-    Scope = MutableMapping[str, Any]
-    Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-    Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 __all__ = ["ControlledFake", "main"]
 
@@ -59,20 +57,10 @@ class ControlledFake:
         if scope["type"] != "http" or not str(scope["path"]).startswith(CONTROL_PREFIX):
             await self.fake(scope, receive, send)
             return
-        body = bytearray()
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
-        status, answer = await self._control(scope["method"], scope["path"], bytes(body))
-        payload = json.dumps(answer, ensure_ascii=False).encode()
-        headers = [
-            (b"content-type", b"application/json; charset=utf-8"),
-            (b"content-length", str(len(payload)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": payload})
+        status, answer = await self._control(
+            scope["method"], scope["path"], await read_body(receive)
+        )
+        await send_json(send, status, answer)
 
     async def _control(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
         route = (method.upper(), path.rstrip("/"))

@@ -34,13 +34,22 @@ import itertools
 import json
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qs
 
 import httpx
 
+from wechat_async.testing._asgi import (
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    send_bytes,
+    send_json,
+    serve_lifespan,
+)
 from wechat_async.transport import Host, Hosts, RetryPolicy, Transport
 
 if TYPE_CHECKING:
@@ -65,10 +74,6 @@ OVERLAP: Final = 300
 STABLE_RENEW_BEFORE: Final = 300
 FORCE_PER_DAY: Final = 20
 FORCE_INTERVAL: Final = 30.0
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 class FakeClock:
@@ -392,21 +397,13 @@ class FakeWeChat:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one HTTP request (and the lifespan protocol, trivially)."""
         if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+            await serve_lifespan(receive, send)
             return
-        body = bytearray()
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
         answer = await self.handle(
             scope["method"],
             scope["path"],
             scope.get("query_string", b"").decode(),
-            bytes(body),
+            await read_body(receive),
             {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])},
         )
         await _send(send, answer)
@@ -512,18 +509,6 @@ class FakeWeChat:
 
 async def _send(send: Send, answer: dict[str, Any] | FakeResponse) -> None:
     if isinstance(answer, FakeResponse):
-        status, payload, headers = answer.status, answer.body, list(answer.headers)
+        await send_bytes(send, answer.status, answer.body, list(answer.headers))
     else:
-        status = 200
-        payload = json.dumps(answer, ensure_ascii=False).encode()
-        headers = [("content-type", "application/json; charset=utf-8")]
-    if not any(name == "content-length" for name, _ in headers):
-        headers.append(("content-length", str(len(payload))))
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(k.encode(), v.encode()) for k, v in headers],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
+        await send_json(send, 200, answer)

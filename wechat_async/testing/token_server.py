@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import threading
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
+from wechat_async.testing._asgi import Receive, Scope, Send, read_body, send_json, serve_lifespan
+
 __all__ = ["TokenServer"]
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 _TOKEN_PATHS = frozenset({"/cgi-bin/token", "/cgi-bin/stable_token", "/cgi-bin/gettoken"})
 
@@ -53,12 +50,9 @@ class TokenServer:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one HTTP request."""
         if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+            await serve_lifespan(receive, send)
             return
-        while (await receive()).get("more_body", False):
-            pass
+        await read_body(receive)
         path = scope["path"]
         query = parse_qs(scope.get("query_string", b"").decode())
         if path in _TOKEN_PATHS:
@@ -78,15 +72,4 @@ class TokenServer:
             )
         else:
             body = {"errcode": 404, "errmsg": f"no such path {path}"}
-        payload = json.dumps(body).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+        await send_json(send, 200, body)
