@@ -68,6 +68,7 @@ if TYPE_CHECKING:
         WorkAccessToken,
     )
     from wechat_async.tokens.redis import RedisTokenStore
+    from wechat_async.consumer import Backoff, KfConsumer
     from wechat_async.transport import Host, Hosts, RetryPolicy, Transport
     from wechat_async.wecom.appchat import (
         AppChat,
@@ -109,6 +110,7 @@ __all__ = [
     "AppChat",
     "AuthType",
     "AuthorizerAccessToken",
+    "Backoff",
     "Component",
     "ComponentAccessToken",
     "ConfigurationError",
@@ -137,6 +139,7 @@ __all__ = [
     "InvalidTokenError",
     "Kf",
     "KfCallbackMessage",
+    "KfConsumer",
     "Link",
     "Location",
     "Markdown",
@@ -188,8 +191,8 @@ __all__ = [
     "WeChatError",
     "WeCom",
     "WorkAccessToken",
-    "__version__",
     "parse_kf_event",
+    "__version__",
 ]
 
 
@@ -211,6 +214,8 @@ _LAZY: dict[str, str] = {
     "Hosts": "wechat_async.transport",
     "RetryPolicy": "wechat_async.transport",
     "Transport": "wechat_async.transport",
+    "Backoff": "wechat_async.consumer",
+    "KfConsumer": "wechat_async.consumer",
     "Custom": "wechat_async.official_account.custom",
     "parse_kf_event": "wechat_async.official_account",
     "Component": "wechat_async.open_platform.component",

@@ -1,0 +1,1 @@
+"""Tests of wechat_async.consumer."""

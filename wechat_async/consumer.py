@@ -1,0 +1,603 @@
+"""KfConsumer: pull 微信客服 messages with ``sync_msg`` and hand each one to a handler.
+
+A ``kf_msg_or_event`` callback only says "something new is waiting"; the web
+handler calls :meth:`KfConsumer.notify` (no I/O, returns at once) and answers
+WeChat. One background task per open_kfid then pulls the pages after the
+stored cursor and calls the handler for every message, in order.
+
+Delivery guarantees, in plain words:
+
+* **At-least-once pull.** The cursor of an open_kfid advances only after the
+  handler has finished (or dead-lettered) every message of a page, so no
+  message is skipped: whatever was pulled and not committed is pulled again
+  by the next holder.
+* **Effectively-once to the handler, within ``dedup_window``.** The msgid of
+  every message handled is remembered (a sorted set per open_kfid in Redis,
+  scored by time). It is checked before the handler is called and marked
+  right after it returns, so a page pulled twice does not reach the handler
+  twice.
+* **Order** within one open_kfid is kept: one task handles its messages one
+  after another, and a failing message holds the stream until it succeeds or
+  is dead-lettered. Different open_kfids run concurrently.
+* **One puller per open_kfid.** A lease in Redis (``SET NX PX`` with a random
+  owner value, renewed by Lua compare-and-extend every ``lease_ttl / 3``,
+  released by compare-and-delete) lets exactly one worker pull an open_kfid;
+  the cursor is written only while that lease is still ours (fenced). When a
+  holder dies, another worker takes over within about ``lease_ttl``. A worker
+  woken while another holds the lease waits for it, then pulls.
+* **Failures.** A handler exception retries the same message after
+  ``backoff(attempt)`` seconds; after ``max_attempts`` failures the message
+  goes to ``dead_letter`` (logged if none is given), is marked handled, and
+  the stream moves on. The attempt count lives in the process: a takeover
+  starts counting again.
+
+What happens on a crash (process killed) at each point:
+
+* while pulling a page, or in the handler: nothing was marked or committed;
+  the next holder pulls the page again and calls the handler for that message
+  again (it never finished, so this is not a duplicate).
+* after the handler returned, before the msgid was marked: the one window of a
+  duplicate. The next holder calls the handler again for that one message;
+  handlers that must never repeat an effect should be idempotent on msgid.
+* after marking, before the cursor was committed: the next holder pulls the
+  page again and skips every marked message (dedup).
+* after the commit: nothing is repeated.
+
+A message older than ``dedup_window`` whose page was never committed would
+reach the handler again; keep the window above the longest outage you plan to
+survive (WeChat keeps sync_msg history for days; the default is three days).
+Messages without a msgid cannot be deduplicated.
+
+Without Redis the cursor, lease and dedup live in this process: it works for
+one process and forgets everything on restart.
+
+Redis keys of one open_kfid share a hash tag, so they live in one Cluster slot::
+
+    {prefix}:{kf_consumer:<open_kfid>}:cursor   the committed next_cursor
+    {prefix}:{kf_consumer:<open_kfid>}:lease    the puller's owner value, PX lease_ttl
+    {prefix}:{kf_consumer:<open_kfid>}:done     zset msgid -> time handled, trimmed to the window
+    {prefix}:{kf_consumer:<open_kfid>}:token    the latest callback token, PX its remaining life
+
+Events (see :mod:`wechat_async.observability`), logged on ``wechat_async.consumer``:
+``consumer_lease_acquired`` (open_kfid), ``consumer_lease_lost`` (open_kfid),
+``consumer_page`` (open_kfid, handled, skipped, duration), ``consumer_commit``
+(open_kfid, committed), ``consumer_retry`` (open_kfid, msgid, attempt, delay),
+``consumer_dead_letter`` (open_kfid, msgid, attempts), ``consumer_error``
+(open_kfid, error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, Protocol, Self
+
+from wechat_async.errors import APIError, ConfigurationError
+from wechat_async.observability import MetricsHook, emit
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from redis.asyncio import Redis
+    from redis.asyncio.cluster import RedisCluster
+
+    from wechat_async.wecom.kf import Kf
+    from wechat_async.wecom.kf_messages import SyncedMessage
+
+__all__ = ["Backoff", "DeadLetter", "Handler", "KfConsumer"]
+
+log = logging.getLogger("wechat_async.consumer")
+
+Handler = Callable[["SyncedMessage"], Awaitable[None]]
+"""Called once per message, in order within an open_kfid."""
+DeadLetter = Callable[["SyncedMessage", BaseException], Awaitable[None]]
+"""Called with a message and its last error after ``max_attempts`` failures."""
+
+SYNC_TOKEN_LIFE: Final = 600.0
+"""A callback's token lets sync_msg read for 10 minutes."""
+_TOKEN_MARGIN: Final = 30.0
+_E_INVALID_MSG_TOKEN: Final = 95007
+_STOP_TIMEOUT: Final = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential backoff with full jitter, capped: the wait before retry ``attempt``."""
+
+    initial: float = 0.5
+    maximum: float = 30.0
+    multiplier: float = 2.0
+    jitter: bool = True
+
+    def __call__(self, attempt: int) -> float:
+        """Seconds to wait after failure number ``attempt`` (1-based)."""
+        delay = min(self.maximum, self.initial * self.multiplier ** max(0, attempt - 1))
+        return delay * random.uniform(0.5, 1.0) if self.jitter else delay  # noqa: S311
+
+
+# -- state: cursor, lease, dedup ---------------------------------------------------
+
+
+class _State(Protocol):
+    async def acquire(self, open_kfid: str, owner: str, ttl: float) -> bool: ...
+    async def extend(self, open_kfid: str, owner: str, ttl: float) -> bool: ...
+    async def release(self, open_kfid: str, owner: str) -> None: ...
+    async def load_cursor(self, open_kfid: str) -> str | None: ...
+    async def commit_cursor(self, open_kfid: str, owner: str, cursor: str) -> bool: ...
+    async def seen(self, open_kfid: str, msgid: str) -> bool: ...
+    async def mark(self, open_kfid: str, msgid: str) -> None: ...
+    async def save_token(self, open_kfid: str, token: str, ttl: float) -> None: ...
+    async def load_token(self, open_kfid: str) -> str | None: ...
+
+
+class _MemoryState:
+    """One process: the per-open_kfid task is the lease; cursor and dedup in dicts."""
+
+    def __init__(self, window: float) -> None:
+        self._window = window
+        self.cursors: dict[str, str] = {}
+        self.done: dict[str, dict[str, float]] = {}
+
+    async def acquire(self, open_kfid: str, owner: str, ttl: float) -> bool:  # noqa: ARG002
+        return True
+
+    async def extend(self, open_kfid: str, owner: str, ttl: float) -> bool:  # noqa: ARG002
+        return True
+
+    async def release(self, open_kfid: str, owner: str) -> None:
+        pass
+
+    async def load_cursor(self, open_kfid: str) -> str | None:
+        return self.cursors.get(open_kfid)
+
+    async def commit_cursor(self, open_kfid: str, owner: str, cursor: str) -> bool:  # noqa: ARG002
+        self.cursors[open_kfid] = cursor
+        return True
+
+    async def seen(self, open_kfid: str, msgid: str) -> bool:
+        handled_at = self.done.get(open_kfid, {}).get(msgid)
+        return handled_at is not None and handled_at > time.time() - self._window
+
+    async def mark(self, open_kfid: str, msgid: str) -> None:
+        now = time.time()
+        done = self.done.setdefault(open_kfid, {})
+        done[msgid] = now
+        if len(done) % 1000 == 0:
+            cutoff = now - self._window
+            for key in [key for key, at in done.items() if at <= cutoff]:
+                del done[key]
+
+    async def save_token(self, open_kfid: str, token: str, ttl: float) -> None:
+        pass
+
+    async def load_token(self, open_kfid: str) -> str | None:  # noqa: ARG002
+        return None
+
+
+# Renew only while the lease still holds our owner value.
+_EXTEND = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+return 0
+"""
+# Release by compare-and-delete: never drop a lease a later holder took.
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+# Commit the cursor only while we hold the lease (fencing).
+_COMMIT = """
+if redis.call('get', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('set', KEYS[1], ARGV[2])
+return 1
+"""
+# Remember a handled msgid, forget those older than the window, expire the set with it.
+_MARK = """
+redis.call('zadd', KEYS[1], ARGV[2], ARGV[1])
+redis.call('zremrangebyscore', KEYS[1], '-inf', ARGV[3])
+redis.call('pexpire', KEYS[1], ARGV[4])
+return 1
+"""
+
+
+class _RedisState:
+    """Cursor, lease and dedup in Redis (or Cluster: one hash tag per open_kfid)."""
+
+    def __init__(self, redis: Redis | RedisCluster, prefix: str, window: float) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._window = window
+        self._extend = redis.register_script(_EXTEND)
+        self._release = redis.register_script(_RELEASE)
+        self._commit = redis.register_script(_COMMIT)
+        self._mark = redis.register_script(_MARK)
+
+    def key(self, open_kfid: str, name: str) -> str:
+        return f"{self._prefix}:{{kf_consumer:{open_kfid}}}:{name}"
+
+    async def acquire(self, open_kfid: str, owner: str, ttl: float) -> bool:
+        return bool(
+            await self._redis.set(self.key(open_kfid, "lease"), owner, nx=True, px=_ms(ttl))
+        )
+
+    async def extend(self, open_kfid: str, owner: str, ttl: float) -> bool:
+        keys = [self.key(open_kfid, "lease")]
+        return bool(await self._extend(keys=keys, args=[owner, _ms(ttl)]))
+
+    async def release(self, open_kfid: str, owner: str) -> None:
+        await self._release(keys=[self.key(open_kfid, "lease")], args=[owner])
+
+    async def load_cursor(self, open_kfid: str) -> str | None:
+        return _text(await self._redis.get(self.key(open_kfid, "cursor")))
+
+    async def commit_cursor(self, open_kfid: str, owner: str, cursor: str) -> bool:
+        keys = [self.key(open_kfid, "cursor"), self.key(open_kfid, "lease")]
+        return bool(await self._commit(keys=keys, args=[owner, cursor]))
+
+    async def seen(self, open_kfid: str, msgid: str) -> bool:
+        score = await self._redis.zscore(self.key(open_kfid, "done"), msgid)
+        return score is not None and float(score) > time.time() - self._window
+
+    async def mark(self, open_kfid: str, msgid: str) -> None:
+        now = time.time()
+        args: list[str | int] = [msgid, repr(now), repr(now - self._window), _ms(self._window)]
+        await self._mark(keys=[self.key(open_kfid, "done")], args=args)
+
+    async def save_token(self, open_kfid: str, token: str, ttl: float) -> None:
+        await self._redis.set(self.key(open_kfid, "token"), token, px=_ms(ttl))
+
+    async def load_token(self, open_kfid: str) -> str | None:
+        return _text(await self._redis.get(self.key(open_kfid, "token")))
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
+
+def _text(value: Any) -> str | None:  # noqa: ANN401 - redis-py's replies are untyped
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class _LeaseLostError(Exception):
+    """Our lease lapsed or was taken: stop pulling this open_kfid."""
+
+
+# -- the consumer -------------------------------------------------------------------
+
+
+class KfConsumer:
+    """Pull each open_kfid's messages after a callback and call ``handler`` on each, in order.
+
+    Use as ``async with KfConsumer(kf, handler, redis=redis) as consumer:``
+    around the app's lifetime and call :meth:`notify` from the callback
+    handler. ``open_kfids`` are also pulled every ``poll_interval`` seconds,
+    without callbacks (WeChat rate-limits sync_msg without a token strictly).
+    See the module docstring for the delivery guarantees.
+    """
+
+    def __init__(
+        self,
+        kf: Kf,
+        handler: Handler,
+        *,
+        redis: Redis | RedisCluster | None = None,
+        prefix: str = "wechat_async",
+        lease_ttl: float = 15.0,
+        dedup_window: float = 3 * 86400.0,
+        max_attempts: int = 5,
+        backoff: Callable[[int], float] = Backoff(),
+        dead_letter: DeadLetter | None = None,
+        limit: int = 1000,
+        open_kfids: Iterable[str] = (),
+        poll_interval: float = 60.0,
+        metrics: MetricsHook | None = None,
+    ) -> None:
+        """Configure; nothing starts before ``async with``."""
+        if not prefix or "{" in prefix or "}" in prefix:
+            raise ConfigurationError("prefix must be non-empty and free of braces")
+        if lease_ttl <= 0 or dedup_window <= 0 or poll_interval <= 0:
+            raise ConfigurationError("lease_ttl, dedup_window and poll_interval must be positive")
+        if max_attempts < 1:
+            raise ConfigurationError("max_attempts must be at least 1")
+        if not 1 <= limit <= 1000:  # noqa: PLR2004 - sync_msg's documented maximum
+            raise ConfigurationError("limit must be 1-1000")
+        self._kf = kf
+        self._handler = handler
+        self._state: _State = (
+            _MemoryState(dedup_window)
+            if redis is None
+            else _RedisState(redis, prefix, dedup_window)
+        )
+        self._lease_ttl = lease_ttl
+        self._max_attempts = max_attempts
+        self._backoff = backoff
+        self._dead_letter = dead_letter
+        self._limit = limit
+        self.open_kfids: tuple[str, ...] = tuple(open_kfids)
+        """Pulled every ``poll_interval`` seconds even without a callback."""
+        self._poll_interval = poll_interval
+        self._metrics = metrics
+        self._tokens: dict[str, tuple[str, float]] = {}  # open_kfid -> (token, monotonic expiry)
+        self._wakes: dict[str, asyncio.Event] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._poller: asyncio.Task[None] | None = None
+        self._running = False
+
+    def __repr__(self) -> str:
+        """Name the open_kfids being pulled."""
+        return f"KfConsumer(open_kfids={sorted(self._wakes)!r})"
+
+    # -- the callback side ---------------------------------------------------------------
+
+    def notify(self, token: str | None, open_kfid: str) -> None:
+        """A ``kf_msg_or_event`` callback arrived: remember its token and wake the puller.
+
+        Awaits nothing, so the callback handler can answer WeChat at once.
+        ``token`` (valid 10 minutes) is used for the next pulls of ``open_kfid``.
+        """
+        if not open_kfid:
+            return
+        if token:
+            self._tokens[open_kfid] = (token, time.monotonic() + SYNC_TOKEN_LIFE - _TOKEN_MARGIN)
+        self._wake(open_kfid)
+
+    def _wake(self, open_kfid: str) -> None:
+        wake = self._wakes.get(open_kfid)
+        if wake is None:
+            wake = self._wakes[open_kfid] = asyncio.Event()
+        wake.set()
+        if self._running and open_kfid not in self._tasks:
+            self._start_stream(open_kfid)
+
+    def _start_stream(self, open_kfid: str) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._stream(open_kfid), name=f"kf-consumer-{open_kfid}"
+        )
+        self._tasks[open_kfid] = task
+
+    # -- lifetime ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        """Start pulling every open_kfid notified so far, and the poller."""
+        self._running = True
+        for open_kfid in self._wakes:
+            self._start_stream(open_kfid)
+        if self.open_kfids:
+            self._poller = asyncio.get_running_loop().create_task(
+                self._poll(), name="kf-consumer-poll"
+            )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop every task; a lease held is released, an uncommitted page is pulled again."""
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop every task (what ``async with`` does on exit)."""
+        self._running = False
+        tasks = [*self._tasks.values(), *([self._poller] if self._poller else [])]
+        self._tasks.clear()
+        self._poller = None
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=_STOP_TIMEOUT)
+
+    async def _poll(self) -> None:
+        while True:
+            for open_kfid in self.open_kfids:
+                self._wake(open_kfid)
+            await asyncio.sleep(self._poll_interval)
+
+    # -- one open_kfid ---------------------------------------------------------------------
+
+    async def _stream(self, open_kfid: str) -> None:
+        wake = self._wakes[open_kfid]
+        failures = 0
+        while True:
+            await wake.wait()
+            wake.clear()
+            try:
+                await self._pull_with_lease(open_kfid, wake)
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the stream must outlive any one failure
+                failures += 1
+                emit(
+                    self._metrics,
+                    "consumer_error",
+                    log=log,
+                    level=logging.WARNING,
+                    open_kfid=open_kfid,
+                    error=repr(exc),
+                )
+                wake.set()  # try again after the pause
+                await asyncio.sleep(self._backoff(failures))
+
+    async def _pull_with_lease(self, open_kfid: str, wake: asyncio.Event) -> None:
+        owner = secrets.token_hex(16)
+        delay = min(0.05, self._lease_ttl / 10)
+        while not await self._state.acquire(open_kfid, owner, self._lease_ttl):
+            # Another worker pulls; once it releases (or its lease lapses) we pull
+            # after it, so this wake-up is never lost.
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311
+            delay = min(delay * 2, self._lease_ttl / 3)
+        emit(self._metrics, "consumer_lease_acquired", log=log, open_kfid=open_kfid)
+        pull = asyncio.get_running_loop().create_task(self._drain(open_kfid, owner, wake))
+        renew = asyncio.get_running_loop().create_task(self._renew(open_kfid, owner, pull))
+        try:
+            await asyncio.wait([pull])
+            if pull.cancelled():  # by _renew: the lease is gone
+                raise _LeaseLostError(open_kfid)
+            pull.result()
+        finally:
+            renew.cancel()
+            pull.cancel()
+            await asyncio.gather(renew, pull, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(_STOP_TIMEOUT):
+                    await self._state.release(open_kfid, owner)
+
+    async def _renew(self, open_kfid: str, owner: str, pull: asyncio.Task[None]) -> None:
+        while True:
+            await asyncio.sleep(self._lease_ttl / 3)
+            try:
+                held = await self._state.extend(open_kfid, owner, self._lease_ttl)
+            except Exception as exc:  # noqa: BLE001 - retried until the lease would lapse
+                log.warning("could not renew the lease of %s: %r", open_kfid, exc)
+                continue
+            if not held:
+                emit(
+                    self._metrics,
+                    "consumer_lease_lost",
+                    log=log,
+                    level=logging.WARNING,
+                    open_kfid=open_kfid,
+                )
+                pull.cancel()
+                return
+
+    def _token(self, open_kfid: str) -> str | None:
+        held = self._tokens.get(open_kfid)
+        if held is None:
+            return None
+        token, expires = held
+        if time.monotonic() >= expires:
+            del self._tokens[open_kfid]
+            return None
+        return token
+
+    async def _shared_token(self, open_kfid: str) -> str | None:
+        """Our callback's token, else one another worker received (shared through the state)."""
+        token = self._token(open_kfid)
+        if token is not None:
+            ttl = self._tokens[open_kfid][1] - time.monotonic()
+            await self._state.save_token(open_kfid, token, ttl)
+            return token
+        return await self._state.load_token(open_kfid)
+
+    async def _drain(self, open_kfid: str, owner: str, wake: asyncio.Event) -> None:
+        token = await self._shared_token(open_kfid)
+        cursor = await self._state.load_cursor(open_kfid)
+        while True:
+            wake.clear()  # whatever arrives from here on is in the pages we are about to read
+            try:
+                page = await self._kf.sync_msg(
+                    cursor=cursor, token=token, limit=self._limit, open_kfid=open_kfid
+                )
+            except APIError as exc:
+                if token is None or exc.errcode != _E_INVALID_MSG_TOKEN:
+                    raise
+                self._tokens.pop(open_kfid, None)
+                token = None  # expired: go on without (rate-limited, but not stuck)
+                continue
+            await self._handle_page(open_kfid, page.msg_list)
+            if page.next_cursor and page.next_cursor != cursor:
+                committed = await self._state.commit_cursor(open_kfid, owner, page.next_cursor)
+                emit(
+                    self._metrics,
+                    "consumer_commit",
+                    log=log,
+                    open_kfid=open_kfid,
+                    committed=committed,
+                )
+                if not committed:
+                    raise _LeaseLostError(open_kfid)
+                cursor = page.next_cursor
+            elif page.has_more:
+                raise APIError(
+                    -1, "has_more is set but next_cursor did not advance", "cgi-bin/kf/sync_msg"
+                )
+            if not page.has_more:
+                return
+
+    async def _handle_page(self, open_kfid: str, messages: Iterable[SyncedMessage]) -> None:
+        started = time.monotonic()
+        handled = skipped = 0
+        for message in messages:
+            msgid = message.msgid or None
+            if msgid is not None and await self._state.seen(open_kfid, msgid):
+                skipped += 1
+                continue
+            await self._handle_one(open_kfid, message)
+            if msgid is not None:
+                await self._state.mark(open_kfid, msgid)
+            handled += 1
+        emit(
+            self._metrics,
+            "consumer_page",
+            log=log,
+            open_kfid=open_kfid,
+            handled=handled,
+            skipped=skipped,
+            duration=round(time.monotonic() - started, 4),
+        )
+
+    async def _handle_one(self, open_kfid: str, message: SyncedMessage) -> None:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self._handler(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any handler failure is retried
+                if attempt >= self._max_attempts:
+                    await self._give_up(open_kfid, message, exc, attempt)
+                    return
+                delay = self._backoff(attempt)
+                emit(
+                    self._metrics,
+                    "consumer_retry",
+                    log=log,
+                    level=logging.WARNING,
+                    open_kfid=open_kfid,
+                    msgid=message.msgid,
+                    attempt=attempt,
+                    delay=round(delay, 3),
+                    error=repr(exc),
+                )
+                await asyncio.sleep(delay)
+            else:
+                return
+
+    async def _give_up(
+        self, open_kfid: str, message: SyncedMessage, exc: Exception, attempts: int
+    ) -> None:
+        emit(
+            self._metrics,
+            "consumer_dead_letter",
+            log=log,
+            level=logging.ERROR,
+            open_kfid=open_kfid,
+            msgid=message.msgid,
+            attempts=attempts,
+        )
+        if self._dead_letter is None:
+            log.error(
+                "message %s of %s failed %d times; dropped",
+                message.msgid,
+                open_kfid,
+                attempts,
+                exc_info=exc,
+            )
+            return
+        try:
+            await self._dead_letter(message, exc)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("the dead-letter hook failed on message %s; dropped", message.msgid)
