@@ -47,6 +47,7 @@ from wechat_async.errors import (
 )
 
 if TYPE_CHECKING:
+    from wechat_async.consumer import Backoff, KfConsumer
     from wechat_async.observability import Event, MetricsHook
     from wechat_async.official_account import parse_kf_event
     from wechat_async.official_account.custom import Custom
@@ -68,7 +69,6 @@ if TYPE_CHECKING:
         WorkAccessToken,
     )
     from wechat_async.tokens.redis import RedisTokenStore
-    from wechat_async.consumer import Backoff, KfConsumer
     from wechat_async.transport import Host, Hosts, RetryPolicy, Transport
     from wechat_async.wecom.appchat import (
         AppChat,
@@ -191,8 +191,8 @@ __all__ = [
     "WeChatError",
     "WeCom",
     "WorkAccessToken",
-    "parse_kf_event",
     "__version__",
+    "parse_kf_event",
 ]
 
 
