@@ -185,7 +185,12 @@ class RefreshingToken(ABC):
                     self.key,
                     exc,
                 )
-            token = await self._obtain_from(self._fallback, minimum)
+            l1 = self._l1
+            if self._usable(l1, minimum):
+                # Keep the token this process holds: fetching one would rotate it for nothing.
+                token = l1
+            else:
+                token = await self._obtain_from(self._fallback, minimum)
         else:
             if self._store_down:
                 self._store_down = False
@@ -218,6 +223,8 @@ class RefreshingToken(ABC):
                     if self._usable(token, minimum):
                         return token
                     token = await self._fetch_bounded()
+                    # Held locally before the save: if the store dies now, it is not lost.
+                    self._set_l1(token)
                     if not await store.save(self.key, token, lease):
                         log.warning(
                             "refresh lease for %s lapsed during the fetch; the new token "
