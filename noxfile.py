@@ -67,11 +67,13 @@ def quickstart(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def fuzz(session: nox.Session) -> None:
-    """The property tests with many more cases than CI runs."""
+    """The property and fuzz tests with many more cases than CI runs."""
     _install(session, "tests")
     session.run(
         "pytest",
         "tests/test_crypto_properties.py",
+        "tests/test_callbacks.py",
+        "tests/test_fuzz_callbacks.py",
         *session.posargs,
         env={"HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "fuzz")},
     )

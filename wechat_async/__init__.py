@@ -25,6 +25,7 @@ from wechat_async.crypto import (
     MessageTooLargeError,
     ReceiveIdMismatchError,
     SignatureInputError,
+    StaleTimestampError,
 )
 from wechat_async.errors import (
     APIError,
@@ -171,6 +172,7 @@ __all__ = [
     "ServiceState",
     "SignatureInputError",
     "StableAccessToken",
+    "StaleTimestampError",
     "StaticToken",
     "SyncMsgResult",
     "SystemBusyError",

@@ -33,13 +33,25 @@ converter = cattrs.Converter(forbid_extra_keys=False)
 """Structures responses into models; extra keys are ignored on purpose."""
 
 
+def _structure_str(value: object, _: object) -> str:
+    # cattrs would str() anything; an object or list where text belongs is a
+    # malformed payload, not a string to invent from its repr.
+    if isinstance(value, dict | list):
+        raise TypeError(f"expected text, got a JSON {type(value).__name__}")
+    return str(value)
+
+
+converter.register_structure_hook(str, _structure_str)
+
+
 def structure(data: object, cls: type[T], path: str) -> T:
     """Build ``cls`` from a response, naming the API ``path`` if the shape is wrong."""
     try:
         return converter.structure(data, cls)
     except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
         raise InvalidResponseError(
-            f"unexpected response shape for {cls.__name__}: {_summary(exc)}", path
+            f"unexpected response shape for {getattr(cls, '__name__', repr(cls))}: {_summary(exc)}",
+            path,
         ) from exc
 
 

@@ -10,12 +10,29 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from wechat_async.crypto import MessageParseError, hardened_expat, parse_hardened
+from wechat_async.crypto import (
+    MessageParseError,
+    MessageTooLargeError,
+    hardened_expat,
+    parse_hardened,
+)
 
-__all__ = ["MAX_DEPTH", "parse_json", "parse_xml"]
+__all__ = ["MAX_DEPTH", "MAX_SIZE", "parse_json", "parse_xml"]
 
 MAX_DEPTH = 32
 """Deeper nesting than this is refused: WeChat's payloads are a few levels deep."""
+
+MAX_SIZE = 1 << 20
+"""Larger payloads are refused before parsing: behind MessageCrypto they are
+bounded already, but a plaintext-mode endpoint may hand raw bodies here."""
+
+
+def _bounded(body: bytes | str) -> bytes | str:
+    if not isinstance(body, bytes | str):
+        raise MessageParseError(f"body must be bytes or str, got {type(body).__name__}")
+    if len(body) > MAX_SIZE:
+        raise MessageTooLargeError(f"payload of {len(body)} units exceeds {MAX_SIZE}")
+    return body
 
 
 def parse_xml(body: bytes | str) -> dict[str, Any]:
@@ -25,6 +42,7 @@ def parse_xml(body: bytes | str) -> dict[str, Any]:
     becomes a dict; an element name seen twice among siblings becomes a list
     (``<Item>`` in news articles). Attributes are ignored: WeChat sends none.
     """
+    _bounded(body)
     try:
         data = body.encode() if isinstance(body, str) else body
     except UnicodeEncodeError as exc:
@@ -71,7 +89,7 @@ def parse_xml(body: bytes | str) -> dict[str, Any]:
 def parse_json(body: bytes | str) -> dict[str, Any]:
     """Parse a JSON callback payload that must be an object."""
     try:
-        document = json.loads(body)
+        document = json.loads(_bounded(body))
     except (ValueError, RecursionError) as exc:
         raise MessageParseError("body is not valid JSON") from exc
     if not isinstance(document, dict):

@@ -25,10 +25,27 @@ Exception tree (every class carries Tencent's WXBizMsgCrypt code as ``.code``)::
           ├── DecryptError                   -40007  block length or padding bad
           ├── IllegalBufferError             -40008  length field or UTF-8 bad
           │    └── MessageTooLargeError              over max_message_size
-          └── DecodeBase64Error              -40010  Encrypt is not base64
+          ├── DecodeBase64Error              -40010  Encrypt is not base64
+          └── StaleTimestampError            -40100  outside the max_age window (ours)
+
+-40100 is this SDK's own code, outside Tencent's -40001..-40011 range: the
+reference WXBizMsgCrypt has no freshness check.
 
 The signature is checked (in constant time) before anything is decrypted, so
 a caller without the token learns nothing about the padding or the layout.
+
+Freshness (``max_age``, off by default): after the signature and before any
+base64 or AES work, a signed timestamp older than ``max_age`` seconds, or more
+than ``max_age`` seconds ahead of this machine's clock, raises
+StaleTimestampError; with a window set, a signed timestamp that is not decimal
+digits raises SignatureInputError. The order is deliberate: the timestamp is
+authenticated only by the signature, so judging it earlier would judge a
+value anyone can forge, and every forged or tampered request keeps getting the
+one answer (InvalidSignatureError) whatever its timestamp. A
+StaleTimestampError therefore always means a genuinely signed message that is
+old (a replay, or a retry after a long outage) or a skewed clock. The window
+bounds replays; it does not make them impossible inside the window (dedupe on
+MsgId / nonce for that).
 """
 
 from __future__ import annotations
@@ -64,6 +81,7 @@ __all__ = [
     "MessageTooLargeError",
     "ReceiveIdMismatchError",
     "SignatureInputError",
+    "StaleTimestampError",
 ]
 
 
@@ -142,6 +160,16 @@ class DecodeBase64Error(CryptoError):
     code = -40010
 
 
+class StaleTimestampError(CryptoError):
+    """A correctly signed timestamp lies outside the ``max_age`` window (replay or skew).
+
+    -40100 is this SDK's code, not Tencent's. Also raised at construction
+    for a ``max_age`` that is not a positive, finite number of seconds.
+    """
+
+    code = -40100
+
+
 _BLOCK: Final = 32  # WeChat pads to 32-byte blocks, not to AES's 16.
 _RANDOM_LEN: Final = 16
 _HEADER_LEN: Final = _RANDOM_LEN + 4
@@ -150,6 +178,9 @@ _DEFAULT_MAX_MESSAGE: Final = 1 << 20
 _ENVELOPE_SLACK: Final = 64 * 1024
 _NONCE_ALPHABET: Final = string.ascii_letters + string.digits
 _SAFE_TOKEN: Final = re.compile(r"[0-9A-Za-z_.\-]{1,128}")
+# A signed timestamp the freshness window can judge: ASCII decimal digits only
+# (int() would also take signs, spaces, underscores and non-ASCII digits).
+_DIGITS: Final = re.compile(rb"[0-9]{1,20}")
 
 # The envelope as WeChat sends it: a flat <xml> root whose children hold plain
 # ASCII text or one CDATA section, exactly one of them Encrypt in CDATA.
@@ -269,9 +300,16 @@ class MessageCrypto:
     (WeCom, Kf) or a suite_id; ``None`` skips the check, as some WeCom bot
     callbacks carry an empty one. ``max_message_size`` bounds the decrypted
     message in bytes; larger envelopes are refused before any work is done.
+
+    ``max_age`` (seconds; ``None``, the default, checks nothing) is the
+    freshness window: a correctly signed timestamp older than ``max_age``, or
+    more than ``max_age`` ahead of ``time.time()``, raises
+    :class:`StaleTimestampError` before anything is decrypted. 300 suits
+    production (WeChat retries a callback within seconds); keep the clock
+    in sync (NTP).
     """
 
-    __slots__ = ("_cipher", "_max_encrypt", "_max_message", "_receive_id", "_token")
+    __slots__ = ("_cipher", "_max_age", "_max_encrypt", "_max_message", "_receive_id", "_token")
 
     def __init__(
         self,
@@ -280,6 +318,7 @@ class MessageCrypto:
         receive_id: str | None,
         *,
         max_message_size: int = _DEFAULT_MAX_MESSAGE,
+        max_age: float | None = None,
     ) -> None:
         """Check the key at once: a bad EncodingAESKey raises IllegalAesKeyError."""
         if not isinstance(token, str) or not token:
@@ -295,6 +334,7 @@ class MessageCrypto:
             raise IllegalBufferError("max_message_size must be an int")
         if max_message_size <= 0:
             raise IllegalBufferError("max_message_size must be positive")
+        self._max_age = _max_age(max_age)
         self._receive_id: bytes | None = None if receive_id is None else receive_id.encode()
         # The IV is fixed (the key's first 16 bytes), so one Cipher serves every
         # message; each call still gets its own encryptor or decryptor context.
@@ -305,9 +345,16 @@ class MessageCrypto:
         self._max_encrypt = (max_message_size + _HEADER_LEN + 1024 + _BLOCK) * 4 // 3 + 4
 
     def __repr__(self) -> str:
-        """Show the receive id only: token and key are secrets."""
+        """Show the receive id (and the window, if set) only: token and key are secrets."""
         receive_id = None if self._receive_id is None else self._receive_id.decode()
-        return f"MessageCrypto(receive_id={receive_id!r})"
+        if self._max_age is None:
+            return f"MessageCrypto(receive_id={receive_id!r})"
+        return f"MessageCrypto(receive_id={receive_id!r}, max_age={self._max_age!r})"
+
+    @property
+    def max_age(self) -> float | None:
+        """The freshness window in seconds, or None when timestamps are not checked."""
+        return self._max_age
 
     # -- signing ---------------------------------------------------------------
 
@@ -342,6 +389,29 @@ class MessageCrypto:
             ok = False
         if not ok:
             raise InvalidSignatureError("msg_signature does not match")
+
+    def _check_fresh(self, timestamp: object) -> None:
+        """Judge a timestamp the signature has just vouched for against ``max_age``."""
+        max_age = self._max_age
+        if max_age is None:
+            return
+        if type(timestamp) is int:
+            value = timestamp
+        else:
+            # _check_signature has accepted it, so it is a str here.
+            raw = _text_param(timestamp, "timestamp")
+            if _DIGITS.fullmatch(raw) is None:
+                raise SignatureInputError("timestamp is not a decimal number of seconds")
+            value = int(raw)
+        now = time.time()
+        # int against float compares exactly, with no overflow for huge values.
+        if now - max_age <= value <= now + max_age:
+            return
+        # Integer arithmetic: a hostile 400-digit int must not overflow a float.
+        skew = value - int(now)
+        shown = f"{abs(skew)} s" if abs(skew) < 10**12 else "far"
+        where = "old" if skew < 0 else "ahead of this clock"
+        raise StaleTimestampError(f"timestamp is {shown} {where}, outside max_age={max_age:g} s")
 
     # -- decryption ------------------------------------------------------------
 
@@ -424,6 +494,7 @@ class MessageCrypto:
         if len(encrypt) > self._max_encrypt:
             raise MessageTooLargeError(f"Encrypt of {len(encrypt)} characters exceeds the limit")
         self._check_signature(msg_signature, timestamp, nonce, encrypt)
+        self._check_fresh(timestamp)
         try:
             # strict_mode refuses stray characters but lets a stray "=" through.
             if len(encrypt) % 4:
@@ -511,6 +582,19 @@ class MessageCrypto:
         return EncryptedMessage(
             encrypt=encrypt.decode(), msg_signature=signature, timestamp=ts, nonce=nc
         )
+
+
+def _max_age(value: object) -> float | None:
+    """Validate the freshness window: None, or a positive finite number of seconds."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise StaleTimestampError(
+            f"max_age must be a number of seconds or None, got {type(value).__name__}"
+        )
+    if not 0 < value < float("inf"):  # also refuses NaN
+        raise StaleTimestampError("max_age must be positive and finite")
+    return float(value)
 
 
 def _reply_param(value: object, name: str) -> str:

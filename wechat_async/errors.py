@@ -31,7 +31,8 @@ Every exception the SDK raises on purpose derives from :class:`WeChatError`, so
           ├── DecryptError                   -40007
           ├── IllegalBufferError             -40008
           │    └── MessageTooLargeError
-          └── DecodeBase64Error              -40010
+          ├── DecodeBase64Error              -40010
+          └── StaleTimestampError            -40100  (ours) outside MessageCrypto's max_age
 
 Official Accounts (api.weixin.qq.com) and WeCom (qyapi.weixin.qq.com) share
 most global codes; where they differ the class covers both meanings:

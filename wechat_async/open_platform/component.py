@@ -354,7 +354,8 @@ class Component:
         A ``component_verify_ticket`` is stored (for 12 hours) before this
         returns, so the next component token fetch uses it. Answer WeChat
         with the plain text ``success``. A bad signature raises
-        InvalidSignatureError and nothing is stored.
+        InvalidSignatureError and nothing is stored; so does a stale
+        ``timestamp`` (StaleTimestampError) when the crypto has ``max_age``.
         """
         plaintext = self._crypto.decrypt_xml(body, msg_signature, timestamp, nonce)
         event = _event_model(parse_xml(plaintext))

@@ -590,17 +590,25 @@ class Kf(Service):
             )
         return self._crypto
 
-    async def verify_url(self, msg_signature: str, timestamp: str, nonce: str, echostr: str) -> str:
-        """GET <callback URL>: check WeChat's URL verification and return the echostr to answer."""
+    async def verify_url(
+        self, msg_signature: str, timestamp: str | int, nonce: str | int, echostr: str
+    ) -> str:
+        """GET <callback URL>: check WeChat's URL verification and return the echostr to answer.
+
+        With ``MessageCrypto(..., max_age=...)`` a stale ``timestamp`` raises
+        :class:`~wechat_async.crypto.StaleTimestampError`.
+        """
         return self._require_crypto().verify_url(msg_signature, timestamp, nonce, echostr)
 
     async def get_callback_message(
-        self, body: bytes | str, msg_signature: str, timestamp: str, nonce: str
+        self, body: bytes | str, msg_signature: str, timestamp: str | int, nonce: str | int
     ) -> KfCallbackMessage:
         """POST <callback URL>: verify, decrypt and parse a ``kf_msg_or_event`` callback.
 
         XML and JSON envelopes are both accepted, told apart by the first
-        non-space character; so is the decrypted payload.
+        non-space character; so is the decrypted payload. With
+        ``MessageCrypto(..., max_age=...)`` a stale ``timestamp`` raises
+        :class:`~wechat_async.crypto.StaleTimestampError` before decryption.
         """
         crypto = self._require_crypto()
         first = _first_byte(body) if isinstance(body, bytes | str) else ""
