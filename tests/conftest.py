@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -57,3 +59,55 @@ async def redis_client(redis_url: str, redis_prefix: str) -> AsyncIterator[Redis
         if keys:
             await client.delete(*keys)
         await client.aclose()
+
+
+# -- the whole run's secrets audit ------------------------------------------------------
+#
+# Every log record of the test session, at every level, is checked as it is
+# emitted: a query value of a sensitive parameter that is not masked, or a
+# credential the emulator hands out, must never reach a handler. Offenders fail
+# the session at its end (the per-flow audit in test_secrets_audit.py also
+# covers exception texts and reprs).
+
+_SENSITIVE_QUERY = re.compile(
+    r"(?<![\w-])(access_token|secret|corpsecret|component_appsecret|refresh_token|"
+    r"authorizer_refresh_token|component_verify_ticket|component_access_token)"
+    r"=(?!\*\*\*)[^&\s'\"<>]+",
+    re.IGNORECASE,
+)
+_FAKE_CREDENTIALS = re.compile(
+    r"fake-app-secret|fake-corp-secret|FAKE_(?:AT|ST|WT|AAT|CAT)_\d+|ticket@@@fake\d+"
+)
+
+
+class _SecretsAudit(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.offenders: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a record that cannot format cannot leak either
+            return
+        if record.exc_info and record.exc_info[1] is not None:
+            text += " " + str(record.exc_info[1])
+        if _SENSITIVE_QUERY.search(text) or _FAKE_CREDENTIALS.search(text):
+            self.offenders.append(f"{record.name}: {text[:300]}")
+
+
+_AUDIT = _SecretsAudit()
+
+
+def pytest_configure(config: pytest.Config) -> None:  # noqa: ARG001 - pytest's hook signature
+    root = logging.getLogger()
+    root.addHandler(_AUDIT)
+    # Let every record through to the audit; handlers keep their own levels.
+    root.setLevel(logging.DEBUG)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:  # noqa: ARG001
+    if _AUDIT.offenders:
+        lines = "\n  ".join(dict.fromkeys(_AUDIT.offenders))
+        print(f"\nSECRETS AUDIT: {len(_AUDIT.offenders)} log records carry secrets:\n  {lines}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
