@@ -43,6 +43,22 @@ What happens on a crash (process killed) at each point:
   page again and skips every marked message (dedup).
 * after the commit: nothing is repeated.
 
+What happens when Redis fails:
+
+* while Redis is unreachable, every stream logs ``consumer_error``, waits
+  ``backoff`` and tries again; it resumes by itself once Redis answers. A
+  handler that finished during the outage is not called again: its msgid is
+  marked (retried with ``backoff``) once Redis is back.
+* if Redis comes back with its data (an append-only file), nothing is lost,
+  and nothing is repeated unless the outage outlasted ``lease_ttl`` and another
+  worker took the open_kfid over before the msgid was marked.
+* if Redis loses its data (restarted without persistence, or a failover to a
+  replica that had not caught up), the cursor and the dedup set are gone: the
+  next pull starts again from the oldest message WeChat still returns, so
+  messages already handled reach the handler again. Nothing is skipped (the
+  pull stays at-least-once), but a handler that must never repeat an effect
+  has to be idempotent on msgid.
+
 A message older than ``dedup_window`` whose page was never committed would
 reach the handler again; keep the window above the longest outage you plan to
 survive (WeChat keeps sync_msg history for days; the default is three days).
@@ -534,7 +550,7 @@ class KfConsumer:
                 continue
             await self._handle_one(open_kfid, message)
             if msgid is not None:
-                await self._state.mark(open_kfid, msgid)
+                await self._mark_handled(open_kfid, msgid)
             handled += 1
         emit(
             self._metrics,
@@ -545,6 +561,30 @@ class KfConsumer:
             skipped=skipped,
             duration=round(time.monotonic() - started, 4),
         )
+
+    async def _mark_handled(self, open_kfid: str, msgid: str) -> None:
+        """Remember a handled msgid, retrying while the state is unreachable.
+
+        The handler has finished: giving up here would pull the page again and hand
+        the message a second time, so a Redis outage is waited out instead.
+        """
+        failures = 0
+        while True:
+            try:
+                await self._state.mark(open_kfid, msgid)
+            except Exception as exc:  # noqa: BLE001 - retried until Redis answers
+                failures += 1
+                emit(
+                    self._metrics,
+                    "consumer_error",
+                    log=log,
+                    level=logging.WARNING,
+                    open_kfid=open_kfid,
+                    error=repr(exc),
+                )
+                await asyncio.sleep(self._backoff(failures))
+            else:
+                return
 
     async def _handle_one(self, open_kfid: str, message: SyncedMessage) -> None:
         attempt = 0

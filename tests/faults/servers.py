@@ -164,3 +164,33 @@ def cluster_ready(port: int, expected: int) -> bool:
     return fields.get("cluster_state") == "ok" and fields.get("cluster_known_nodes") == str(
         expected
     )
+
+
+@contextlib.contextmanager
+def redis_cluster(nodes: int = 3) -> Iterator[list[RedisProcess]]:
+    """A local cluster of ``nodes`` masters, no replicas, ready (``cluster_state:ok``)."""
+    need_binaries("redis-server", "redis-cli")  # skips loudly; fails under CI=true
+    cli = shutil.which("redis-cli")
+    assert cli is not None
+    with redis_processes(
+        nodes, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", cluster=True
+    ) as servers:
+        subprocess.run(  # noqa: S603 - a fixed binary with fixed arguments
+            [
+                cli,
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{s.port}" for s in servers),
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+        deadline = time.monotonic() + 20
+        while not all(cluster_ready(s.port, nodes) for s in servers):
+            assert time.monotonic() < deadline, "the cluster never reported ok"
+            time.sleep(0.1)
+        yield servers

@@ -9,8 +9,6 @@ once per token.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -23,7 +21,7 @@ from wechat_async.tokens import AccessToken, RefreshSettings, StoredToken
 from wechat_async.tokens.redis import RedisTokenStore
 from wechat_async.transport import RetryPolicy, Transport
 
-from .servers import RedisProcess, cluster_ready, need_binaries, redis_processes
+from .servers import RedisProcess, redis_cluster
 
 NODES = 3
 PREFIX = "wa-fault-cluster"
@@ -31,30 +29,7 @@ PREFIX = "wa-fault-cluster"
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[list[RedisProcess]]:
-    need_binaries("redis-server", "redis-cli")
-    cli = shutil.which("redis-cli")
-    assert cli is not None
-    with redis_processes(
-        NODES, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", cluster=True
-    ) as servers:
-        subprocess.run(  # noqa: S603 - a fixed binary with fixed arguments
-            [
-                cli,
-                "--cluster",
-                "create",
-                *(f"127.0.0.1:{s.port}" for s in servers),
-                "--cluster-replicas",
-                "0",
-                "--cluster-yes",
-            ],
-            check=True,
-            capture_output=True,
-            timeout=30,
-        )
-        deadline = time.monotonic() + 20
-        while not all(cluster_ready(s.port, NODES) for s in servers):
-            assert time.monotonic() < deadline, "the cluster never reported ok"
-            time.sleep(0.1)
+    with redis_cluster(NODES) as servers:
         yield servers
 
 
