@@ -56,6 +56,8 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/crypto_bench.py")
     # Needs a Redis on loopback: --redis-url, default redis://127.0.0.1:6379/0.
     session.run("python", "benchmarks/token_contention.py", *session.posargs)
+    # 微信客服 end to end over loopback: callback -> KfConsumer -> handler -> send_msg.
+    session.run("python", "benchmarks/kf_throughput.py")
 
 
 @nox.session(python=PYTHON)

@@ -121,6 +121,9 @@ _TOKEN_MARGIN: Final = 30.0
 _E_INVALID_MSG_TOKEN: Final = 95007
 _STOP_TIMEOUT: Final = 5.0
 
+_LEASE_POLL_MAX: Final = 0.2
+"""Longest pause between tries for a lease another worker holds (seconds)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Backoff:
@@ -450,7 +453,10 @@ class KfConsumer:
             # Another worker pulls; once it releases (or its lease lapses) we pull
             # after it, so this wake-up is never lost.
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311
-            delay = min(delay * 2, self._lease_ttl / 3)
+            # Capped low: the holder learns of new messages only from its own
+            # callbacks, so a waiter's message waits for this poll once the
+            # holder lets go. A GET-sized round trip every 200 ms is cheap.
+            delay = min(delay * 2, self._lease_ttl / 3, _LEASE_POLL_MAX)
         emit(self._metrics, "consumer_lease_acquired", log=log, open_kfid=open_kfid)
         pull = asyncio.get_running_loop().create_task(self._drain(open_kfid, owner, wake))
         renew = asyncio.get_running_loop().create_task(self._renew(open_kfid, owner, pull))
