@@ -42,25 +42,21 @@ import argparse
 import asyncio
 import contextlib
 import itertools
-import json
 import math
-import queue
 import random
 import secrets
 import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-import redis
 import uvicorn
+from _harness import BenchmarkError, Budget, redis_cleaned, spawned
 from _kf_worker import REPLY_PREFIX, loopback_socket
 
 from wechat_async.testing import FakeWeChat
@@ -82,24 +78,6 @@ POLL = 0.05
 VERDICT = {True: "met", False: "MISSED"}
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", None})  # None: a unix socket URL
 PEER_LINE = "wechatpy: no 微信客服 sync_msg/consumer API (1.8.18) — no comparable row"
-
-
-class BenchmarkError(RuntimeError):
-    """The benchmark itself failed: a worker died or the time budget ran out."""
-
-
-class Budget:
-    """The overall time limit of a run, in monotonic and in epoch seconds."""
-
-    def __init__(self, seconds: float) -> None:
-        self.ends = time.monotonic() + seconds
-        self.epoch_end = time.time() + seconds
-
-    def left(self, cap: float = math.inf) -> float:
-        remaining = self.ends - time.monotonic()
-        if remaining <= 0:
-            raise BenchmarkError("the run's --timeout was used up")
-        return min(remaining, cap)
 
 
 # -- the fake, on a thread with its own loop -------------------------------------------
@@ -170,98 +148,7 @@ class RoundRobin(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-@contextlib.contextmanager
-def redis_cleaned(url: str, prefix: str) -> Iterator[None]:
-    """Check Redis answers; on the way out delete every key under ``prefix``."""
-    client = redis.Redis.from_url(url, socket_connect_timeout=2)
-    client.ping()
-    try:
-        yield
-    finally:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
-
-
 # -- worker processes -----------------------------------------------------------------
-
-
-@dataclass
-class Worker:
-    process: subprocess.Popen[str]
-    stderr: IO[str]
-    lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
-
-    def pump(self) -> None:
-        """Forward stdout lines to ``lines`` (None at end of output); runs on a thread."""
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def receive(self, timeout: float) -> dict[str, Any]:
-        try:
-            line = self.lines.get(timeout=timeout)
-        except queue.Empty:
-            raise BenchmarkError(f"worker {self.process.pid} sent nothing in time") from None
-        if line is None:
-            self.process.wait(timeout=5)
-            self.stderr.seek(0)
-            tail = self.stderr.read()[-2000:]
-            raise BenchmarkError(
-                f"worker {self.process.pid} exited with {self.process.returncode}:\n{tail}"
-            )
-        message: dict[str, Any] = json.loads(line)
-        return message
-
-    def send(self, message: dict[str, Any]) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(message) + "\n")
-        self.process.stdin.flush()
-
-    def close_input(self) -> None:
-        """End the worker's stdin: a worker still running exits at once."""
-        with contextlib.suppress(OSError):
-            if self.process.stdin is not None:
-                self.process.stdin.close()
-
-
-@contextlib.contextmanager
-def spawned(config: dict[str, Any], count: int) -> Iterator[list[Worker]]:
-    """Start ``count`` workers; on the way out every one has exited or been killed."""
-    workers: list[Worker] = []
-    clean = False
-    try:
-        for _ in range(count):
-            stderr = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed below
-            try:
-                process = subprocess.Popen(  # noqa: S603 - our own worker script
-                    [sys.executable, str(WORKER), json.dumps(config)],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=stderr,
-                    text=True,
-                )
-            except BaseException:
-                stderr.close()
-                raise
-            worker = Worker(process, stderr)
-            workers.append(worker)
-            threading.Thread(target=worker.pump, daemon=True).start()
-        yield workers
-        clean = True
-    finally:
-        for worker in workers:
-            worker.close_input()
-        grace_ends = time.monotonic() + (5.0 if clean else 0.0)
-        for worker in workers:
-            try:
-                worker.process.wait(timeout=max(0.0, grace_ends - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                worker.process.kill()
-                worker.process.wait()
-            worker.stderr.close()
 
 
 # -- driving the customers ------------------------------------------------------------
@@ -408,7 +295,7 @@ def run_workers(
         "encoding_aes_key": AES_KEY,
         "deadline": budget.epoch_end,
     }
-    with spawned(config, count) as workers:
+    with spawned(WORKER, [config] * count) as workers:
         targets: list[tuple[str, int]] = []
         for worker in workers:
             ready = worker.receive(budget.left(SETUP_TIMEOUT))
