@@ -3,7 +3,9 @@
 Run with ``nox -s bench`` (or ``python benchmarks/crypto_bench.py``). Every row
 is measured in this one process on the same ~1.4 KB message, so the ratios
 compare like with like. Targets (issue 2): ``decrypt_xml`` within 1.25x of the
-raw floor and at least 2.5x faster than wechatpy's ``decrypt_message``.
+raw floor and at least 2.5x faster than wechatpy's ``decrypt_message``. The run
+also writes crypto.png and crypto.json to ``--charts DIR`` (default
+docs/benchmarks; ``--no-charts`` to skip).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sys
 import timeit
 from typing import TYPE_CHECKING
 
+from _charts import add_chart_options, chart_dir, crypto_chart, machine, write_json
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from wechat_async import MessageCrypto
@@ -82,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=2.0, help="time per row")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    add_chart_options(parser)
     args = parser.parse_args(argv)
+    charts = chart_dir(args)
 
     from wechatpy.crypto import WeChatCrypto  # noqa: PLC0415 - the peer is a bench-only dependency
 
@@ -136,6 +141,31 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  decrypt_xml / raw floor  {vs_floor:5.2f}x  (target <= 1.25x: {verdict[ok_floor]})")
     print(f"  wechatpy / decrypt_xml   {vs_peer:5.2f}x  (target >= 2.5x:  {verdict[ok_peer]})")
     print(f"  wechatpy / encrypt       {enc_vs_peer:5.2f}x")
+    if charts is not None:
+        info = machine()
+        write_json(
+            charts,
+            "crypto",
+            {
+                "benchmark": "crypto",
+                "machine": info,
+                "settings": {"seconds_per_row": s},
+                "message_bytes": len(message.encode()),
+                "envelope_bytes": len(envelope),
+                "us_per_op": {name: round(micros, 3) for name, micros in rows.items()},
+                "ratios": {
+                    "decrypt_xml / raw floor": round(vs_floor, 3),
+                    "wechatpy decrypt / decrypt_xml": round(vs_peer, 3),
+                    "wechatpy encrypt / encrypt": round(enc_vs_peer, 3),
+                },
+                "targets": {
+                    f"decrypt_xml / raw floor <= {FLOOR_TARGET}": ok_floor,
+                    f"wechatpy / decrypt_xml >= {PEER_TARGET}": ok_peer,
+                },
+            },
+        )
+        path = crypto_chart(charts, rows, info, len(message.encode()))
+        print(f"charts: {path} and crypto.json")
     return 0 if (ok_floor and ok_peer) or not args.check else 1
 
 

@@ -23,6 +23,10 @@ Scenarios, each run for wechat_async and then for wechatpy:
 Targets, for wechat_async: one fetch and one distinct token at cold
 start; one re-fetch in the storm; no failed call in either; cold p99 within 2x
 the upstream latency; a warm ``get()`` within 2 µs.
+
+The run also writes token_fetches.png, token_cold_latency.png and
+token_contention.json to ``--charts DIR`` (default docs/benchmarks;
+``--no-charts`` to skip).
 """
 
 from __future__ import annotations
@@ -45,6 +49,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import uvicorn
+from _charts import (
+    add_chart_options,
+    chart_dir,
+    fetches_chart,
+    latency_cdf_chart,
+    machine,
+    percentiles,
+    write_json,
+)
 from _contention_worker import APPID, SECRET, LoopbackWeChatClient, redis_session
 from _harness import BenchmarkError, Budget, redis_cleaned, spawned
 from redis.asyncio import Redis as AsyncRedis
@@ -282,6 +295,71 @@ def print_errors(name: str, side: Side) -> None:
             print(f"  {name} {scenario} errors: {kinds}; first: {phase.errors[0][:160]}")
 
 
+def _phase_record(phase: Phase, *, tokens: bool) -> dict[str, Any]:
+    kinds: dict[str, int] = {}
+    for error in phase.errors:
+        kind = error.split("(", 1)[0]
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return {
+        "upstream_fetches": phase.fetches,
+        "answers_40001": phase.rejected,
+        # Only cold-start callers return the token itself; storm callers make an API call.
+        **({"distinct_tokens": len(phase.tokens)} if tokens else {}),
+        "calls_answered": len(phase.latencies),
+        "errors": len(phase.errors),
+        "error_kinds": kinds,
+        "latency_ms_p50": round(phase.percentile_ms(50), 3) if phase.latencies else None,
+        "latency_ms_p99": round(phase.percentile_ms(99), 3) if phase.latencies else None,
+        # Nearest-rank p0, p1, ..., p100 of the answered calls: enough to redraw the CDF.
+        "latency_ms_percentiles": percentiles(phase.latencies, scale=1000),
+    }
+
+
+def write_charts(directory: Path, args: argparse.Namespace, ours: Side, peer: Side | None) -> None:
+    """token_contention.json with every number of the table, and the two charts."""
+    info = machine()
+    sides = {"wechat_async": ours} if peer is None else {"wechat_async": ours, "wechatpy": peer}
+    record = {
+        "benchmark": "token_contention",
+        "machine": info,
+        "settings": {
+            "processes": args.processes,
+            "concurrency": args.concurrency,
+            "peer_threads": args.peer_threads,
+            "upstream_latency_s": args.latency,
+        },
+        "results": {
+            name: {
+                "cold": _phase_record(side.cold, tokens=True),
+                "storm": _phase_record(side.storm, tokens=False),
+                "warm_get_us": round(side.warm_us, 3),
+                "warm_get_us_memory_storage": (
+                    None if math.isnan(side.warm_memory_us) else round(side.warm_memory_us, 3)
+                ),
+            }
+            for name, side in sides.items()
+        },
+    }
+    write_json(directory, "token_contention", record)
+    setting = f"{args.processes} processes x {args.concurrency} callers"
+    if peer is not None and args.peer_threads != args.concurrency:
+        setting += f" (wechatpy: {args.peer_threads} threads)"
+    fetches = fetches_chart(
+        directory,
+        {name: (side.cold.fetches, side.storm.fetches) for name, side in sides.items()},
+        info,
+        setting,
+    )
+    latency = latency_cdf_chart(
+        directory,
+        {name: [value * 1000 for value in side.cold.latencies] for name, side in sides.items()},
+        info,
+        setting,
+        upstream_ms=args.latency * 1000,
+    )
+    print(f"charts: {fetches}, {latency.name} and token_contention.json")
+
+
 # -- main -----------------------------------------------------------------------------
 
 
@@ -371,6 +449,9 @@ def measure(args: argparse.Namespace, app: TokenServer, base: str, budget: Budge
     if peer is not None:
         print_errors("wechatpy", peer)
     ok = print_targets(ours, args.latency)
+    charts = chart_dir(args)
+    if charts is not None:
+        write_charts(charts, args, ours, peer)
     return 0 if ok or not args.check else 1
 
 
@@ -388,6 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=170.0, help="bound on the whole run, s")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--skip-peer", action="store_true", help="measure wechat_async only")
+    add_chart_options(parser)
     args = parser.parse_args(argv)
     if args.peer_threads is None:
         args.peer_threads = args.concurrency
