@@ -1,4 +1,4 @@
-"""Project tasks: ``nox -s tests``, ``lint``, ``typecheck``, ``bench``, ``quickstart``.
+"""Project tasks: ``nox -s tests``, ``lint``, ``typecheck``, ``docs``, ``bench``, ``quickstart``.
 
 Each session installs what it needs from pyproject.toml's dependency groups,
 so a fresh machine needs only ``python3 -m pip install nox``.
@@ -47,6 +47,14 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package and the tests."""
     _install(session, "typecheck")
     session.run("mypy", "--strict", "wechat_async", "tests", "benchmarks", "examples")
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site with warnings as errors (into site/, or a given directory)."""
+    _install(session, "docs")
+    site_dir = session.posargs[0] if session.posargs else "site"
+    session.run("mkdocs", "build", "--strict", "--site-dir", site_dir)
 
 
 @nox.session(python=PYTHON)
