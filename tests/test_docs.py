@@ -148,3 +148,12 @@ async def delete_keys(url: str, prefix: str) -> None:
             await client.delete(*keys)
     finally:
         await client.aclose()
+
+
+def test_every_python_block_in_the_guides_runs() -> None:
+    for path in guides():
+        text = path.read_text(encoding="utf-8")
+        fences = len(re.findall(r"^```python", text, re.MULTILINE))
+        assert fences == len(blocks(path)), (
+            f"{path.name}: a python block without a docs-test marker"
+        )
