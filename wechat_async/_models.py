@@ -6,7 +6,7 @@ Rules every model follows (see the services for examples):
 * every field that WeChat may leave out has a default, and unknown fields are
   ignored, because WeChat adds fields often;
 * a family of messages or events keyed on one field (``msgtype``, ``event``)
-  is a tagged union registered with :func:`register_tagged_union`; a tag we do
+  is a tagged union registered with `register_tagged_union`; a tag we do
   not know comes back as that family's ``Unknown…`` model holding the raw
   dict, never as a crash.
 """
@@ -86,6 +86,6 @@ def unstructure_omitting_none(instance: attrs.AttrsInstance) -> dict[str, Any]:
     """Unstructure an attrs instance, leaving out top-level fields that are None.
 
     WeChat rejects some optional fields when they are sent empty, so request
-    bodies carry only what the caller set (see :func:`~wechat_async._validate.omit_none`).
+    bodies carry only what the caller set (see `omit_none`).
     """
     return omit_none(converter.unstructure(instance))

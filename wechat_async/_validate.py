@@ -1,7 +1,7 @@
 """The argument checks every service shares, so each rule is written once.
 
 Each check returns the value it was given (typed) or raises
-:class:`~wechat_async.errors.InvalidArgumentError` naming the argument, before
+`InvalidArgumentError` naming the argument, before
 anything is sent. ``argument`` is the caller-facing name WeChat also uses.
 Endpoint-specific rules (id alphabets, documented limits) stay in their
 service module and are expressed through these helpers.
@@ -9,7 +9,7 @@ service module and are expressed through these helpers.
 ``bool`` is never taken for an integer, and a bare ``str`` or ``bytes`` is
 never taken for a list: both are what a caller passes by mistake.
 
-:func:`non_empty` and :func:`max_bytes` are the same checks as attrs
+`non_empty` and `max_bytes` are the same checks as attrs
 validators, for the fields of outgoing message models.
 """
 
@@ -61,7 +61,7 @@ def text(
 def optional_text(
     argument: str, value: object, *, max_chars: int | None = None, max_bytes: int | None = None
 ) -> str | None:
-    """None, or a string that passes :func:`text` with the same limits."""
+    """None, or a string that passes `text` with the same limits."""
     if value is None:
         return None
     return text(argument, value, max_chars=max_chars, max_bytes=max_bytes)
@@ -138,7 +138,7 @@ def omit_none(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def non_empty(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    """Attrs validator: the field holds a non-empty string (see :func:`text`)."""
+    """Attrs validator: the field holds a non-empty string (see `text`)."""
     text(attribute.name, value)
 
 

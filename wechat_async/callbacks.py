@@ -2,7 +2,7 @@
 
 Services turn these dicts into their typed callback models. Parsing refuses
 DTDs and entity declarations exactly as the envelope parser does, and every
-malformed input raises :class:`~wechat_async.crypto.MessageParseError`.
+malformed input raises `MessageParseError`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """KfConsumer: pull 微信客服 messages with ``sync_msg`` and hand each one to a handler.
 
 A ``kf_msg_or_event`` callback only says "something new is waiting"; the web
-handler calls :meth:`KfConsumer.notify` (no I/O, returns at once) and answers
+handler calls `KfConsumer.notify` (no I/O, returns at once) and answers
 WeChat. One background task per open_kfid then pulls the pages after the
 stored cursor and calls the handler for every message, in order.
 
@@ -74,7 +74,7 @@ Redis keys of one open_kfid share a hash tag, so they live in one Cluster slot::
     {prefix}:{kf_consumer:<open_kfid>}:done     zset msgid -> time handled, trimmed to the window
     {prefix}:{kf_consumer:<open_kfid>}:token    the latest callback token, PX its remaining life
 
-Events (see :mod:`wechat_async.observability`), logged on ``wechat_async.consumer``:
+Events (see `wechat_async.observability`), logged on ``wechat_async.consumer``:
 ``consumer_lease_acquired`` (open_kfid), ``consumer_lease_lost`` (open_kfid),
 ``consumer_page`` (open_kfid, handled, skipped, duration), ``consumer_commit``
 (open_kfid, committed), ``consumer_retry`` (open_kfid, msgid, attempt, delay),
@@ -295,7 +295,7 @@ class KfConsumer:
     """Pull each open_kfid's messages after a callback and call ``handler`` on each, in order.
 
     Use as ``async with KfConsumer(kf, handler, redis=redis) as consumer:``
-    around the app's lifetime and call :meth:`notify` from the callback
+    around the app's lifetime and call `notify` from the callback
     handler. ``open_kfids`` are also pulled every ``poll_interval`` seconds,
     without callbacks (WeChat rate-limits sync_msg without a token strictly).
     See the module docstring for the delivery guarantees.

@@ -304,7 +304,7 @@ class MessageCrypto:
     ``max_age`` (seconds; ``None``, the default, checks nothing) is the
     freshness window: a correctly signed timestamp older than ``max_age``, or
     more than ``max_age`` ahead of ``time.time()``, raises
-    :class:`StaleTimestampError` before anything is decrypted. 300 suits
+    `StaleTimestampError` before anything is decrypted. 300 suits
     production (WeChat retries a callback within seconds); keep the clock
     in sync (NTP).
     """
@@ -646,7 +646,7 @@ def hardened_expat() -> expat.XMLParserType:
 
 
 def parse_hardened(parser: expat.XMLParserType, body: bytes) -> None:
-    """Feed the whole of ``body`` to a parser from :func:`hardened_expat`."""
+    """Feed the whole of ``body`` to a parser from `hardened_expat`."""
     try:
         parser.Parse(body, True)  # noqa: FBT003 - expat takes isfinal positionally
     except expat.ExpatError as exc:

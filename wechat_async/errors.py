@@ -1,6 +1,6 @@
 """The one exception tree of wechat_async.
 
-Every exception the SDK raises on purpose derives from :class:`WeChatError`, so
+Every exception the SDK raises on purpose derives from `WeChatError`, so
 ``except WeChatError`` catches all of them and nothing else::
 
     WeChatError
@@ -39,22 +39,22 @@ most global codes; where they differ the class covers both meanings:
 
 * 40001 is "invalid credential" on both: a stale or wrong access token on an
   ordinary call, a wrong AppSecret / corpsecret at a token endpoint. So
-  :func:`api_error_for` maps it to :class:`InvalidCredentialError` for the
-  token endpoints and to :class:`InvalidTokenError` everywhere else.
+  `api_error_for` maps it to `InvalidCredentialError` for the
+  token endpoints and to `InvalidTokenError` everywhere else.
 * 40091 is WeCom's "secret from another corp" and Open Platform's "invalid
   component ticket": either way the inputs for getting a token are wrong.
 * 42009 is WeCom's expired suite_access_token.
 * 45033 is WeCom's concurrency limit (kf/sync_msg answers it under load).
 
-Any other errcode is raised as a plain :class:`APIError`.
+Any other errcode is raised as a plain `APIError`.
 
-The crypto branch is defined in :mod:`wechat_async.crypto` (it stays importable
+The crypto branch is defined in `wechat_async.crypto` (it stays importable
 without the HTTP stack); its classes are re-exported from ``wechat_async``.
 
 Messages and reprs carry API paths, codes and status numbers, never a query
 string, so no access token or secret can reach a log through an exception.
 
-This module must stay free of I/O imports: :mod:`wechat_async.crypto` builds on it.
+This module must stay free of I/O imports: `wechat_async.crypto` builds on it.
 """
 
 from __future__ import annotations
@@ -201,11 +201,11 @@ _TOKEN_ENDPOINTS: Final = frozenset(
 
 
 def api_error_for(errcode: int, errmsg: str, path: str) -> APIError:
-    """Build the most specific :class:`APIError` for ``errcode`` returned by ``path``.
+    """Build the most specific `APIError` for ``errcode`` returned by ``path``.
 
     The class comes from one registry built from the subclasses' ``codes``; the
     only exception is 40001 at a token endpoint, which means a wrong secret and
-    is an :class:`InvalidCredentialError`.
+    is an `InvalidCredentialError`.
     """
     if errcode == 40001 and _bare_path(path) in _TOKEN_ENDPOINTS:  # noqa: PLR2004
         return InvalidCredentialError(errcode, errmsg, path)
@@ -266,7 +266,7 @@ class InvalidResponseError(TransportError):
 class ConfigurationError(WeChatError, ValueError):
     """Settings or arguments that cannot work: a bad base URL, retry policy, lock timing, API path.
 
-    Raised before anything is sent. It is also a :class:`ValueError`, which is
+    Raised before anything is sent. It is also a `ValueError`, which is
     what it would be outside the SDK's tree.
     """
 

@@ -1,7 +1,7 @@
 """Outgoing message bodies that every sending endpoint shares (WeCom and Official Account).
 
 Each class knows its ``msgtype``; a service puts ``{"msgtype": m.msgtype,
-m.msgtype: m.payload()}`` into its request through :func:`message_body`, so
+m.msgtype: m.payload()}`` into its request through `message_body`, so
 the type is never set by hand, and an endpoint names the classes it takes.
 Text, image and voice have one payload everywhere; types whose payload
 differs by platform (video, news, ...) live beside their service.

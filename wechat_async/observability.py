@@ -2,7 +2,7 @@
 
 Everything goes to the ``wechat_async`` logger (children: ``wechat_async.transport``,
 ``wechat_async.tokens``). An app that feeds its own metrics passes a
-:data:`MetricsHook`; it receives every :class:`Event` synchronously, so it must
+`MetricsHook`; it receives every `Event` synchronously, so it must
 be quick. Events carry no secrets: paths, errcodes, counts and durations only.
 
 Event names: ``api_call`` (path, errcode, attempts, duration), ``token_fetch``

@@ -1,28 +1,28 @@
 r"""Transport: the one place where wechat_async talks HTTP to WeChat.
 
 Services build a call from the WeChat API path and plain arguments; the
-:class:`Transport` does the rest:
+`Transport` does the rest:
 
-* picks the base URL (:class:`Host` ``OFFICIAL`` or ``WORK``, see :class:`Hosts`)
+* picks the base URL (`Host` ``OFFICIAL`` or ``WORK``, see `Hosts`)
   and, with ``failover=True``, moves an Official Accounts call to the next
   standby domain when it cannot connect;
-* adds ``access_token`` from a :class:`~wechat_async.tokens.base.TokenProvider`;
+* adds ``access_token`` from a `TokenProvider`;
 * encodes JSON bodies as UTF-8 without ``\uXXXX`` escapes (WeChat would show
   the escapes literally);
 * maps the answer: a JSON object with ``errcode != 0`` becomes the matching
-  :class:`~wechat_async.errors.APIError`, and HTTP trouble a
-  :class:`~wechat_async.errors.TransportError` raised from the httpx exception;
+  `APIError`, and HTTP trouble a
+  `TransportError` raised from the httpx exception;
 * retries connect errors, timeouts, HTTP 5xx and errcode -1 under a
-  :class:`RetryPolicy` (attempts, capped exponential backoff with jitter, an
+  `RetryPolicy` (attempts, capped exponential backoff with jitter, an
   overall deadline);
 * on a rejected token, invalidates exactly that token and sends once more with
   a fresh one;
-* reports each call as an ``api_call`` event (:mod:`wechat_async.observability`).
+* reports each call as an ``api_call`` event (`wechat_async.observability`).
 
 Secrets never leave through logs or exceptions. WeChat wants the access token
 and the app secret in the query string, and httpx logs every request URL at
 INFO on the ``httpx`` logger, so a filter on that logger masks the values of
-:data:`SENSITIVE_PARAMS` before any handler sees the record. Our own log lines
+`SENSITIVE_PARAMS` before any handler sees the record. Our own log lines
 and exceptions name the API path only, and the httpx exception that becomes an
 error's ``__cause__`` has its message masked the same way first, so a printed
 traceback shows no secret either.
@@ -112,7 +112,7 @@ SENSITIVE_PARAMS: Final = frozenset(
         "suite_ticket",
     }
 )
-"""Query parameters whose values :func:`redact` masks: tokens, secrets, tickets, codes."""
+"""Query parameters whose values `redact` masks: tokens, secrets, tickets, codes."""
 
 # A name only counts at the start of a parameter (after ?, &, ; or a non-word
 # character), so "openid=" or "my_secret=" are left alone; the value runs to
@@ -126,7 +126,7 @@ _SENSITIVE_RE: Final = re.compile(
 
 
 def redact(text: str) -> str:
-    """Mask the value of every :data:`SENSITIVE_PARAMS` query parameter in ``text``."""
+    """Mask the value of every `SENSITIVE_PARAMS` query parameter in ``text``."""
     return _SENSITIVE_RE.sub(r"\1=***", text)
 
 
@@ -218,7 +218,7 @@ _OFFICIAL_STANDBY: Final = (
 
 @dataclass(frozen=True, slots=True)
 class Hosts:
-    """Base URLs for each :class:`Host`; tests and the emulator pass their own.
+    """Base URLs for each `Host`; tests and the emulator pass their own.
 
     ``official_standby`` are WeChat's documented alternative entry points for
     api.weixin.qq.com, in failover order: the general disaster-recovery domain
@@ -264,8 +264,8 @@ class RetryPolicy:
     that is left. When a call runs out of attempts or time, its last error is
     raised.
 
-    Subclass and override :meth:`should_retry` or :meth:`delay` to change the
-    decision or the backoff; :meth:`no_wait` makes every pause zero for tests.
+    Subclass and override `should_retry` or `delay` to change the
+    decision or the backoff; `no_wait` makes every pause zero for tests.
     """
 
     attempts: int = 3
@@ -396,11 +396,11 @@ def _parse_raw(response: httpx.Response, path: str) -> httpx.Response:
 class Transport:
     """Sends WeChat API calls: hosts, JSON, retries, errcode mapping, tokens, redaction.
 
-    ``client`` is an :class:`httpx.AsyncClient` to share (tests inject one built
-    on :class:`httpx.MockTransport`); without one the transport makes its own
-    and :meth:`aclose` closes it. An injected client is never closed here.
+    ``client`` is an `httpx.AsyncClient` to share (tests inject one built
+    on `httpx.MockTransport`); without one the transport makes its own
+    and `aclose` closes it. An injected client is never closed here.
     ``timeout`` (seconds) applies to each send, on an injected client too.
-    ``failover=True`` lets :attr:`Host.OFFICIAL` calls that cannot connect move
+    ``failover=True`` lets `Host.OFFICIAL` calls that cannot connect move
     on to the standby domains. ``metrics`` receives every ``api_call`` event.
     ``max_in_flight`` caps concurrent sends (keep it at most the client's
     connection limit, 100 by default): excess calls wait their turn here,
@@ -486,8 +486,8 @@ class Transport:
         ``component_access_token``). ``json`` is sent as UTF-8 JSON; ``files``
         and ``data`` as a multipart or form body.
 
-        Raises the :class:`~wechat_async.errors.APIError` subclass for a
-        non-zero errcode, a :class:`~wechat_async.errors.TransportError` when
+        Raises the `APIError` subclass for a
+        non-zero errcode, a `TransportError` when
         no usable answer came back. A rejected token is invalidated and the
         call sent once more with a fresh one; that re-send has its own
         attempts but shares the call's deadline.
@@ -518,10 +518,10 @@ class Transport:
         files: Files | None = None,
         data: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        """Like :meth:`request`, but return the read response for binary downloads (media/get).
+        """Like `request`, but return the read response for binary downloads (media/get).
 
         A JSON or text answer carrying a non-zero errcode still raises its
-        :class:`~wechat_async.errors.APIError`.
+        `APIError`.
         """
         return await self._call(
             method,
@@ -548,12 +548,12 @@ class Transport:
         params: Mapping[str, str | int] | None = None,
         json: object = None,
     ) -> AsyncIterator[httpx.Response]:
-        """Like :meth:`request_raw`, but yield the response with its body still unread.
+        """Like `request_raw`, but yield the response with its body still unread.
 
         For large downloads (media/get): read it with ``aiter_bytes()`` inside the
         ``async with`` block; the connection is released when the block ends.
         Retries, token refresh, redaction and errcode mapping are those of
-        :meth:`request` and cover the call up to the response headers; a JSON or
+        `request` and cover the call up to the response headers; a JSON or
         text answer (WeChat's error shape) is read and mapped before the yield.
         The call's deadline does not limit reading the body; the per-read
         ``timeout`` does.

@@ -5,7 +5,7 @@ SDK silenceper/wechat in snake_case; the API path opens its docstring.
 Arguments WeChat would certainly reject (a malformed ``kf_account``, a
 nickname over 16 characters, a record window over 24 hours, a news message
 with more than one article) raise
-:class:`~wechat_async.errors.InvalidArgumentError` before anything is sent.
+`InvalidArgumentError` before anything is sent.
 
 Times for the chat records are epoch seconds or *aware* datetimes. A naive
 datetime is refused rather than guessed at: read as local time it would shift
@@ -14,7 +14,7 @@ for a caller thinking in China time.
 
 The session events that arrive on the Official Account callback
 (``kf_create_session``, ``kf_close_session``, ``kf_switch_session``) are
-parsed from the decrypted XML by :func:`parse_kf_event`.
+parsed from the decrypted XML by `parse_kf_event`.
 """
 
 from __future__ import annotations
@@ -181,7 +181,7 @@ class Custom(Service):
         """POST customservice/kfaccount/inviteworker: invite a WeChat user to bind the account.
 
         The invitee confirms in WeChat; the invitation shows in
-        :meth:`get_kf_list` until then.
+        `get_kf_list` until then.
         """
         body = {"kf_account": _kf_account(kf_account), "invite_wx": text("invite_wx", invite_wx)}
         await self._post("customservice/kfaccount/inviteworker", body)
@@ -216,7 +216,7 @@ class Custom(Service):
     ) -> None:
         """POST cgi-bin/message/custom/send: send a customer-service message to ``touser``.
 
-        Takes the classes of :mod:`~wechat_async.official_account.custom_messages`:
+        Takes the classes of `custom_messages`:
         Text, Image, Voice, Video, Music, News, MpNews, MpNewsArticle, WxCard,
         MiniProgramPage and MsgMenu. With ``kf_account`` the message shows
         that account's nickname and avatar; without, it comes from the
@@ -285,7 +285,7 @@ class Custom(Service):
 
         ``start_time`` and ``end_time`` are epoch seconds or aware datetimes,
         at most 24 hours apart; ``msgid`` starts at 1 and ``number`` is 1 to
-        10000. For longer ranges and all pages use :meth:`iter_msg_list`.
+        10000. For longer ranges and all pages use `iter_msg_list`.
         """
         start, end = _time_range(start_time, end_time)
         if end - start > MAX_RECORD_WINDOW:
@@ -337,8 +337,8 @@ def parse_kf_event(xml: bytes | str) -> KfSessionEvent:
 
     ``kf_create_session``, ``kf_close_session`` and ``kf_switch_session``
     become their models; any other ``Event`` an
-    :class:`~wechat_async.official_account.custom_messages.UnknownKfSessionEvent`.
-    Malformed XML raises :class:`~wechat_async.crypto.MessageParseError`.
+    `UnknownKfSessionEvent`.
+    Malformed XML raises `MessageParseError`.
     """
     return _event_model(parse_xml(xml))
 

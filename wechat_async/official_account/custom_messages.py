@@ -1,21 +1,21 @@
 """Models of Official Account customer service (客服): messages, replies and session events.
 
-Outgoing (``POST cgi-bin/message/custom/send``): :class:`Text`, :class:`Image`,
-:class:`Voice`, :class:`Video`, :class:`Music`, :class:`News` (one
-:class:`NewsArticle`), :class:`MpNews`, :class:`MpNewsArticle`,
-:class:`WxCard`, :class:`MiniProgramPage` and :class:`MsgMenu` (with its
-:class:`MsgMenuItem`). Text, Image and Voice are the shared classes of
-:mod:`wechat_async.messages` (re-exported here); the others carry the
+Outgoing (``POST cgi-bin/message/custom/send``): `Text`, `Image`,
+`Voice`, `Video`, `Music`, `News` (one
+`NewsArticle`), `MpNews`, `MpNewsArticle`,
+`WxCard`, `MiniProgramPage` and `MsgMenu` (with its
+`MsgMenuItem`). Text, Image and Voice are the shared classes of
+`wechat_async.messages` (re-exported here); the others carry the
 Official Account's own payloads. Each class sets ``msgtype``; nobody types it by hand.
 
-Replies: :class:`KfInfo`, :class:`KfOnlineInfo`, :class:`KfSession`,
-:class:`KfSessionItem`, :class:`WaitCaseList` (of :class:`WaitCase`),
-:class:`MsgRecordPage` (of :class:`MsgRecord`).
+Replies: `KfInfo`, `KfOnlineInfo`, `KfSession`,
+`KfSessionItem`, `WaitCaseList` (of `WaitCase`),
+`MsgRecordPage` (of `MsgRecord`).
 
 Callbacks: the session events WeChat pushes to the Official Account's
-callback URL, keyed on ``Event``: :class:`KfCreateSessionEvent`,
-:class:`KfCloseSessionEvent`, :class:`KfSwitchSessionEvent`; any other
-``Event`` becomes :class:`UnknownKfSessionEvent` holding the raw dict.
+callback URL, keyed on ``Event``: `KfCreateSessionEvent`,
+`KfCloseSessionEvent`, `KfSwitchSessionEvent`; any other
+``Event`` becomes `UnknownKfSessionEvent` holding the raw dict.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ class Music(OutgoingMessage):
 
 @attrs.frozen
 class NewsArticle:
-    """The one article of a :class:`News` message: opens ``url`` when tapped."""
+    """The one article of a `News` message: opens ``url`` when tapped."""
 
     title: str = attrs.field(validator=non_empty)
     description: str | None = None
@@ -120,7 +120,7 @@ class News(OutgoingMessage):
     """A news message (图文消息, opens an external link): exactly one article.
 
     WeChat takes one article per customer-service news message; more raise
-    :class:`~wechat_async.errors.InvalidArgumentError` here, before sending.
+    `InvalidArgumentError` here, before sending.
     """
 
     msgtype: ClassVar[str] = "news"
@@ -168,7 +168,7 @@ class MiniProgramPage(OutgoingMessage):
 
 @attrs.frozen
 class MsgMenuItem:
-    """One choice of a :class:`MsgMenu`; a tap sends ``content`` back with this ``id``."""
+    """One choice of a `MsgMenu`; a tap sends ``content`` back with this ``id``."""
 
     id: str = attrs.field(validator=non_empty)
     content: str = attrs.field(validator=non_empty)

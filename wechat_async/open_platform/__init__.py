@@ -1,6 +1,6 @@
 """Open Platform (微信开放平台): the third-party platform component and its authorizers.
 
-:class:`Component` handles the authorization event URL (tickets and
+`Component` handles the authorization event URL (tickets and
 authorization changes), the component and authorizer tokens, the
 authorization flow and fast registration of Mini Programs.
 """

@@ -1,6 +1,6 @@
 """Open Platform component (第三方平台): tickets, component and authorizer tokens, authorization.
 
-How the credentials chain together, all kept in one :class:`TokenStore`::
+How the credentials chain together, all kept in one `TokenStore`::
 
     component_verify_ticket   pushed by WeChat every 10 minutes to the authorization
                               event URL; handle_callback stores it (valid 12 hours)
@@ -12,7 +12,7 @@ How the credentials chain together, all kept in one :class:`TokenStore`::
                      └─ authorizer_access_token   api_authorizer_token; an ordinary
                                                   access_token for any service
 
-Both token providers are :class:`~wechat_async.tokens.refreshing.RefreshingToken`
+Both token providers are `RefreshingToken`
 subclasses, so each token is fetched once across every task and every process
 that shares the store. Store keys carry appids and a fingerprint of the
 secret, never a secret; tickets, codes and tokens stay out of reprs, logs and
@@ -133,7 +133,7 @@ class ComponentAccessToken(RefreshingToken):
     Fetched with the component's appid, secret and the latest
     component_verify_ticket from the store; until WeChat has pushed a ticket
     (every 10 minutes, to the authorization event URL) and
-    :meth:`Component.handle_callback` has stored it, :meth:`get` raises
+    `Component.handle_callback` has stored it, `get` raises
     TokenUnavailableError. Valid 2 hours; refreshed ahead like every token.
     """
 
@@ -195,7 +195,7 @@ class AuthorizerAccessToken(RefreshingToken):
 
     A normal token provider sending ``access_token``, so any service works
     with it: ``Custom(transport, AuthorizerAccessToken(component, appid))``.
-    Fetching takes the authorizer_refresh_token that :meth:`Component.query_auth`
+    Fetching takes the authorizer_refresh_token that `Component.query_auth`
     stored; a new refresh token in the reply replaces it in the store. Uses
     the component's transport, store, settings and metrics.
     """
@@ -319,7 +319,7 @@ class Component:
         return self._metrics
 
     def authorizer_token(self, authorizer_appid: str) -> AuthorizerAccessToken:
-        """The (cached) :class:`AuthorizerAccessToken` of one authorized account."""
+        """The (cached) `AuthorizerAccessToken` of one authorized account."""
         provider = self._authorizers.get(authorizer_appid)
         if provider is None:
             provider = AuthorizerAccessToken(self, authorizer_appid)
@@ -386,7 +386,7 @@ class Component:
     # -- authorization -------------------------------------------------------------------
 
     async def create_pre_auth_code(self) -> str:
-        """POST cgi-bin/component/api_create_preauthcode: a pre_auth_code for :meth:`auth_url`.
+        """POST cgi-bin/component/api_create_preauthcode: a pre_auth_code for `auth_url`.
 
         Each code serves one authorization; it expires after ``expires_in``
         seconds (the docs say 1800; their sample shows 600).
@@ -414,7 +414,7 @@ class Component:
         (open.weixin.qq.com/wxaopen/safe/bindcomponent). After authorizing,
         WeChat redirects to ``redirect_uri?auth_code=...&expires_in=...``;
         its domain must be the component's authorization-page domain.
-        ``auth_type`` limits the accounts listed (:class:`AuthType`);
+        ``auth_type`` limits the accounts listed (`AuthType`);
         ``biz_appid`` names the one account that may authorize and wins over
         ``auth_type``.
         """
@@ -440,7 +440,7 @@ class Component:
 
         Stores the account's authorizer_refresh_token (until replaced) and
         seeds its access token into the store, so
-        :meth:`authorizer_token` needs no fetch for the next two hours.
+        `authorizer_token` needs no fetch for the next two hours.
         """
         path = "cgi-bin/component/api_query_auth"
         body = {
@@ -558,7 +558,7 @@ class Component:
         ``code_type``: 1 unified social credit code (18 characters), 2
         organization code, 3 business licence number (15 characters). The
         legal person confirms in WeChat; the outcome arrives as a
-        :class:`~wechat_async.open_platform.component_models.FastRegisterEvent`.
+        `FastRegisterEvent`.
         """
         kind = integer("code_type", code_type, 1, 3)
         checked_code = text("code", code, allow_blank=False)

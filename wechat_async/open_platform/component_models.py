@@ -2,7 +2,7 @@
 
 Authorization events arrive, encrypted, at the component's authorization
 event URL; once decrypted, each is keyed on ``InfoType``. A type this module
-does not know comes back as :class:`UnknownComponentEvent` holding the raw
+does not know comes back as `UnknownComponentEvent` holding the raw
 dict. Event fields are snake_case renames of WeChat's ``AppId``,
 ``CreateTime``, ... (the fast-registration event spells its own fields in
 snake_case already).

@@ -1,7 +1,7 @@
 """Stand-ins for WeChat's servers, for tests, examples and benchmarks.
 
-:class:`FakeWeChat` emulates both API hosts in memory (see its module for what
-is faithful and what is simplified); :class:`TokenServer` is the small token
+`FakeWeChat` emulates both API hosts in memory (see its module for what
+is faithful and what is simplified); `TokenServer` is the small token
 endpoint the contention benchmark uses.
 """
 

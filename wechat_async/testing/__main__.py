@@ -3,7 +3,7 @@
     python -m wechat_async.testing --port 8000 [--host 127.0.0.1] [--token-latency S]
         [--kf-account NAME ...] [--kf-callback URL [--kf-token T] [--kf-aes-key K]]
 
-It prints the base URL, the :class:`~wechat_async.transport.Hosts` to give a
+It prints the base URL, the `Hosts` to give a
 ``Transport``, and the fake's credentials. Only loopback is served unless
 ``--host`` says otherwise: the credentials are public knowledge.
 

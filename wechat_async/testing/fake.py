@@ -6,9 +6,9 @@ register their routes here (``fake_kf``, ``fake_wecom``, ``fake_official``).
 
 Both hosts are served by one app. A path under ``/qyapi/`` is WeCom's
 (qyapi.weixin.qq.com); any other path is the Official Account / Open Platform
-host's (api.weixin.qq.com). :meth:`FakeWeChat.hosts` builds matching
-:class:`~wechat_async.transport.Hosts`, and :meth:`FakeWeChat.transport` a
-ready :class:`~wechat_async.transport.Transport` that talks to the app
+host's (api.weixin.qq.com). `FakeWeChat.hosts` builds matching
+`Hosts`, and `FakeWeChat.transport` a
+ready `Transport` that talks to the app
 in process, with no sockets.
 
 What follows WeChat's documentation, and what is simplified:
@@ -22,7 +22,7 @@ What follows WeChat's documentation, and what is simplified:
   token unchanged, as WeChat does).
 * ``cgi-bin/gettoken``: the same token for one secret until it expires.
 * An unknown token answers 40001, an expired one 42001. Tokens last 7200 s
-  of the fake clock, which tests move with :meth:`FakeClock.advance`.
+  of the fake clock, which tests move with `FakeClock.advance`.
 * Simplified: one appid and one corp per fake (the corp may have several
   app secrets), no IP whitelist, no daily quotas besides the forced refresh.
 """
@@ -384,7 +384,7 @@ class FakeWeChat:
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=self))
 
     def transport(self, *, metrics: MetricsHook | None = None, **retry: Any) -> Transport:  # noqa: ANN401
-        """A Transport on :meth:`client`, retrying without pauses."""
+        """A Transport on `client`, retrying without pauses."""
         return Transport(
             self.client(),
             hosts=self.hosts(),

@@ -1,12 +1,12 @@
 """微信客服 (cgi-bin/kf/*) for FakeWeChat: in-memory accounts, sessions and messages.
 
-Every endpoint :class:`~wechat_async.wecom.kf.Kf` calls is served, on the WeCom
+Every endpoint `Kf` calls is served, on the WeCom
 host with the WeCom access token. A test drives the customer's side through
-:class:`FakeKf` (``fake.kf``): :meth:`FakeKf.customer_says`,
-:meth:`FakeKf.customer_sends` and :meth:`FakeKf.customer_enters_session`
+`FakeKf` (``fake.kf``): `FakeKf.customer_says`,
+`FakeKf.customer_sends` and `FakeKf.customer_enters_session`
 queue what ``sync_msg`` reads and POST the encrypted, signed
-``kf_msg_or_event`` callback to the URL given to :meth:`FakeKf.register_callback`;
-what the app sends lands in :attr:`FakeKf.sent` (see :meth:`FakeKf.wait_for_sent`).
+``kf_msg_or_event`` callback to the URL given to `FakeKf.register_callback`;
+what the app sends lands in `FakeKf.sent` (see `FakeKf.wait_for_sent`).
 
 What follows WeChat's documentation:
 
@@ -41,7 +41,7 @@ What is simplified:
   bad cursor, a repeated msgid, an unknown or used event code and a change to
   the default knowledge group answer 40058 (invalid parameter).
 * Any userid may become a servicer unless listed in
-  :attr:`FakeKf.unknown_userids` (60111 for that entry); departments are
+  `FakeKf.unknown_userids` (60111 for that entry); departments are
   accepted as given. Statistics are zeros except the customer message count.
   Upgrade service is recorded, not checked against its configuration.
 * Callbacks are sent one at a time and not retried; with no URL registered
@@ -630,7 +630,7 @@ class FakeKf:
         )
 
     async def upgrade_service(self, request: FakeRequest) -> dict[str, Any]:
-        """POST cgi-bin/kf/customer/upgrade_service: recorded in :attr:`upgrades`."""
+        """POST cgi-bin/kf/customer/upgrade_service: recorded in `upgrades`."""
         body = request.json()
         self._account(body.get("open_kfid"))
         kind = body.get("type")

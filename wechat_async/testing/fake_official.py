@@ -1,12 +1,12 @@
 """Official Account customer service and the Open Platform component for FakeWeChat.
 
 Installed as ``fake.official``. Customer service (客服): a test seeds
-followers (:meth:`FakeOfficial.add_follower`), accounts come and go through the
-API, :meth:`FakeOfficial.set_online` and :meth:`FakeOfficial.accept_invite`
+followers (`FakeOfficial.add_follower`), accounts come and go through the
+API, `FakeOfficial.set_online` and `FakeOfficial.accept_invite`
 play the staff's side, and ``sent``/``typing``/``sessions``/``records`` are
-read back. The component (第三方平台): :meth:`FakeOfficial.component`
-configures it, :meth:`FakeOfficial.push_verify_ticket` plays WeChat's
-10-minute ticket push, :meth:`FakeOfficial.authorize` plays an admin
+read back. The component (第三方平台): `FakeOfficial.component`
+configures it, `FakeOfficial.push_verify_ticket` plays WeChat's
+10-minute ticket push, `FakeOfficial.authorize` plays an admin
 scanning the authorization page; the SDK's ``Component`` does the rest.
 
 What follows WeChat's documentation:

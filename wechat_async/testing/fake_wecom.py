@@ -1,7 +1,7 @@
 """WeCom Tag, User, AppChat and Media for FakeWeChat (``fake.wecom``).
 
-A test seeds the directory with :meth:`FakeWeCom.add_user` (and, if it needs
-empty departments, :meth:`FakeWeCom.add_department`), then calls the SDK's
+A test seeds the directory with `FakeWeCom.add_user` (and, if it needs
+empty departments, `FakeWeCom.add_department`), then calls the SDK's
 ``Tag``, ``User``, ``AppChat`` and ``Media`` services against the fake and
 reads the state back (``tags``, ``users``, ``chats``, ``chat_messages``,
 ``media``).

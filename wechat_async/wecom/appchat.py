@@ -3,9 +3,9 @@
 Only self-built apps whose visible range is the root department may call
 these, and only for chats the app created itself.
 
-``send`` takes the shared message classes (:class:`~wechat_async.wecom.messages.Text`,
+``send`` takes the shared message classes (`Text`,
 ``Image``, ``Voice``, ``Video``, ``File``) and the group-only ones defined
-here: :class:`TextCard`, :class:`News`, :class:`MpNews` and :class:`Markdown`.
+here: `TextCard`, `News`, `MpNews` and `Markdown`.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class TextCard(OutgoingMessage):
 
 @attrs.frozen
 class NewsArticle:
-    """One article of a :class:`News` message; ``picurl`` is a JPG or PNG link."""
+    """One article of a `News` message; ``picurl`` is a JPG or PNG link."""
 
     title: str = attrs.field(validator=non_empty)
     url: str = attrs.field(validator=non_empty)
@@ -106,7 +106,7 @@ class News(OutgoingMessage):
 
 @attrs.frozen
 class MpNewsArticle:
-    """One article of an :class:`MpNews` message, stored by WeCom; ``content`` may hold HTML."""
+    """One article of an `MpNews` message, stored by WeCom; ``content`` may hold HTML."""
 
     title: str = attrs.field(validator=non_empty)
     thumb_media_id: str = attrs.field(validator=non_empty)

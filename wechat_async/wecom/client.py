@@ -35,7 +35,7 @@ class WeCom:
     Kf, the contacts secret for User and Tag, an app's secret for AppChat).
     With ``redis``, tokens are shared by every process that uses the same
     Redis and prefix; otherwise they live in this process. A transport passed
-    in is shared and left open; one made here is closed by :meth:`aclose`.
+    in is shared and left open; one made here is closed by `aclose`.
     """
 
     def __init__(

@@ -3,7 +3,7 @@
 Every method is one WeChat endpoint on qyapi.weixin.qq.com, named after the
 Go SDK silenceper/wechat in snake_case; the API path opens its docstring.
 Arguments WeChat would certainly reject (empty ids, documented length and
-list limits) raise :class:`~wechat_async.errors.InvalidArgumentError` before
+list limits) raise `InvalidArgumentError` before
 anything is sent. Callbacks (``kf_msg_or_event``) need the ``crypto`` the
 service was built with; the signature is always checked.
 """
@@ -123,7 +123,7 @@ class Kf(Service):
     """WeCom Kf (微信客服), called with the Kf secret's access token.
 
     ``crypto`` (token, EncodingAESKey and corpid of the Kf callback settings)
-    is needed only for :meth:`verify_url` and :meth:`get_callback_message`.
+    is needed only for `verify_url` and `get_callback_message`.
     """
 
     def __init__(
@@ -364,7 +364,7 @@ class Kf(Service):
         """POST cgi-bin/kf/service_state/trans: move a session; returns msg_code (may be "").
 
         ``servicer_userid`` is required for state 3. Use msg_code with
-        :meth:`send_msg_on_event` for the reply or closing words.
+        `send_msg_on_event` for the reply or closing words.
         """
         path = "cgi-bin/kf/service_state/trans"
         state = integer("service_state", service_state, 0, 4)
@@ -596,7 +596,7 @@ class Kf(Service):
         """GET <callback URL>: check WeChat's URL verification and return the echostr to answer.
 
         With ``MessageCrypto(..., max_age=...)`` a stale ``timestamp`` raises
-        :class:`~wechat_async.crypto.StaleTimestampError`.
+        `StaleTimestampError`.
         """
         return self._require_crypto().verify_url(msg_signature, timestamp, nonce, echostr)
 
@@ -608,7 +608,7 @@ class Kf(Service):
         XML and JSON envelopes are both accepted, told apart by the first
         non-space character; so is the decrypted payload. With
         ``MessageCrypto(..., max_age=...)`` a stale ``timestamp`` raises
-        :class:`~wechat_async.crypto.StaleTimestampError` before decryption.
+        `StaleTimestampError` before decryption.
         """
         crypto = self._require_crypto()
         first = _first_byte(body) if isinstance(body, bytes | str) else ""

@@ -1,17 +1,17 @@
 """Models of WeCom Kf (微信客服): outgoing message types and the messages ``sync_msg`` reads.
 
-Outgoing: :class:`Link`, :class:`MiniProgram`, :class:`MsgMenu` (with its items
-:class:`MenuClick`, :class:`MenuView`, :class:`MenuMiniProgram`,
-:class:`MenuText`) and :class:`Location`, beside the shared ``Text``, ``Image``,
-``Voice``, ``Video`` and ``File`` of :mod:`wechat_async.wecom.messages`.
+Outgoing: `Link`, `MiniProgram`, `MsgMenu` (with its items
+`MenuClick`, `MenuView`, `MenuMiniProgram`,
+`MenuText`) and `Location`, beside the shared ``Text``, ``Image``,
+``Voice``, ``Video`` and ``File`` of `wechat_async.wecom.messages`.
 
 Incoming (``POST cgi-bin/kf/sync_msg``): every item of ``msg_list`` becomes one
-:data:`SyncedMessage`, keyed on ``msgtype``; an ``event`` item carries a
-:data:`KfEvent`, keyed on ``event.event_type``. A type this module does not
-know comes back as :class:`UnknownKfMessage` / :class:`UnknownKfEvent` holding
+`SyncedMessage`, keyed on ``msgtype``; an ``event`` item carries a
+`KfEvent`, keyed on ``event.event_type``. A type this module does not
+know comes back as `UnknownKfMessage` / `UnknownKfEvent` holding
 the raw dict, so a new WeChat message type never breaks a sync loop.
 
-Also here: the ``kf_msg_or_event`` callback (:class:`KfCallbackMessage`) and
+Also here: the ``kf_msg_or_event`` callback (`KfCallbackMessage`) and
 the response models of the other Kf endpoints.
 """
 
@@ -230,7 +230,7 @@ class MenuText:
 
 
 MenuItem = MenuClick | MenuView | MenuMiniProgram | MenuText
-"""One entry of a :class:`MsgMenu`."""
+"""One entry of a `MsgMenu`."""
 
 _MENU_ITEM_TYPES: tuple[type[MenuItem], ...] = (MenuClick, MenuView, MenuMiniProgram, MenuText)
 _MAX_MENU_ITEMS = 10
@@ -681,7 +681,7 @@ KfEvent = (
     | RejectCustomerMsgSwitchChangeEvent
     | UnknownKfEvent
 )
-"""The ``event`` of an :class:`EventMessage`, keyed on ``event_type``."""
+"""The ``event`` of an `EventMessage`, keyed on ``event_type``."""
 
 
 def _unknown_event() -> UnknownKfEvent:

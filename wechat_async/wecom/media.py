@@ -63,7 +63,7 @@ class _UploadedImage:
 class MediaDownload:
     """A media file being downloaded from ``cgi-bin/media/get``.
 
-    Valid only inside the ``async with`` block of :meth:`Media.get`.
+    Valid only inside the ``async with`` block of `Media.get`.
     """
 
     __slots__ = ("_response",)
@@ -178,7 +178,7 @@ class Media(Service):
         """GET cgi-bin/media/get: download temporary media, streamed.
 
         Use as ``async with media.get(media_id) as download:``. An unknown
-        or expired media_id raises its :class:`~wechat_async.errors.APIError`
+        or expired media_id raises its `APIError`
         on entering the block. WeChat serves files over 20 MB only in Range
         chunks (errcode 830002), which this method does not request.
         """

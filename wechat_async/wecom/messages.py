@@ -1,6 +1,6 @@
 """WeCom's outgoing message bodies (Kf, AppChat): the shared ones and WeCom's own.
 
-Text, Image and Voice are :mod:`wechat_async.messages`'s, re-exported here;
+Text, Image and Voice are `wechat_async.messages`'s, re-exported here;
 Video and File carry WeCom's payloads. Endpoint-specific types live beside
 their service (``kf_messages``, ``appchat``).
 """

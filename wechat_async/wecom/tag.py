@@ -151,7 +151,7 @@ class Tag(Service):
     ) -> InvalidMembers:
         """POST cgi-bin/tag/deltagusers: remove members and departments from a tag.
 
-        Same limits and result as :meth:`add_users`.
+        Same limits and result as `add_users`.
         """
         answer = await self._post(_DEL_USERS, _members_body(tagid, userlist, partylist))
         return self._invalid(answer, _DEL_USERS)
