@@ -57,7 +57,8 @@ What happens when Redis fails:
   next pull starts again from the oldest message WeChat still returns, so
   messages already handled reach the handler again. Nothing is skipped (the
   pull stays at-least-once), but a handler that must never repeat an effect
-  has to be idempotent on msgid.
+  has to be idempotent on msgid. Each message's first delivery stays in
+  order; the replay may come after the message that was in flight.
 
 A message older than ``dedup_window`` whose page was never committed would
 reach the handler again; keep the window above the longest outage you plan to
