@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import cattrs
+from cattrs.gen import make_dict_structure_fn, override
 
 from wechat_async._validate import omit_none
 from wechat_async.errors import InvalidResponseError
@@ -25,7 +26,13 @@ if TYPE_CHECKING:
 
     import attrs
 
-__all__ = ["converter", "register_tagged_union", "structure", "unstructure_omitting_none"]
+__all__ = [
+    "converter",
+    "register_renamed",
+    "register_tagged_union",
+    "structure",
+    "unstructure_omitting_none",
+]
 
 T = TypeVar("T")
 
@@ -80,6 +87,16 @@ def register_tagged_union(
         return converter.structure(data, member)
 
     converter.register_structure_hook(union, hook)
+
+
+def register_renamed(cls: type[Any], names: Mapping[str, str]) -> None:
+    """Structure ``cls`` from a payload whose keys WeChat spells otherwise.
+
+    ``names`` maps our field names to WeChat's keys (``{"to_user_name":
+    "ToUserName"}``): callback XML uses CamelCase element names.
+    """
+    overrides: dict[str, Any] = {field: override(rename=key) for field, key in names.items()}
+    converter.register_structure_hook(cls, make_dict_structure_fn(cls, converter, **overrides))
 
 
 def unstructure_omitting_none(instance: attrs.AttrsInstance) -> dict[str, Any]:

@@ -23,9 +23,8 @@ from __future__ import annotations
 from typing import Any, ClassVar, Final
 
 import attrs
-from cattrs.gen import make_dict_structure_fn, override
 
-from wechat_async._models import converter, register_tagged_union
+from wechat_async._models import converter, register_renamed, register_tagged_union
 from wechat_async._validate import non_empty, omit_none
 from wechat_async.errors import InvalidArgumentError
 from wechat_async.messages import Image, OutgoingMessage, Text, Voice
@@ -381,8 +380,7 @@ def _register_xml_names(cls: type[_KfEventBase], **own: str) -> None:
         "msg_type": "MsgType",
         **own,
     }
-    overrides: dict[str, Any] = {field: override(rename=xml) for field, xml in names.items()}
-    converter.register_structure_hook(cls, make_dict_structure_fn(cls, converter, **overrides))
+    register_renamed(cls, names)
 
 
 _register_xml_names(KfCreateSessionEvent, kf_account="KfAccount")

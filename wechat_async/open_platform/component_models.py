@@ -18,9 +18,8 @@ import enum
 from typing import Any, ClassVar
 
 import attrs
-from cattrs.gen import make_dict_structure_fn, override
 
-from wechat_async._models import converter, register_tagged_union
+from wechat_async._models import register_renamed, register_tagged_union
 
 __all__ = [
     "AuthType",
@@ -173,29 +172,21 @@ ComponentEvent = (
 )
 """A decrypted authorization event, keyed on ``InfoType``."""
 
-_COMMON: dict[str, Any] = {
-    "app_id": override(rename="AppId"),
-    "create_time": override(rename="CreateTime"),
-}
-_AUTH_CHANGE: dict[str, Any] = {
+_COMMON: dict[str, str] = {"app_id": "AppId", "create_time": "CreateTime"}
+_AUTH_CHANGE: dict[str, str] = {
     **_COMMON,
-    "authorizer_appid": override(rename="AuthorizerAppid"),
-    "authorization_code": override(rename="AuthorizationCode"),
-    "authorization_code_expired_time": override(rename="AuthorizationCodeExpiredTime"),
-    "pre_auth_code": override(rename="PreAuthCode"),
+    "authorizer_appid": "AuthorizerAppid",
+    "authorization_code": "AuthorizationCode",
+    "authorization_code_expired_time": "AuthorizationCodeExpiredTime",
+    "pre_auth_code": "PreAuthCode",
 }
-_RENAMES: tuple[tuple[type[Any], dict[str, Any]], ...] = (
-    (
-        ComponentVerifyTicketEvent,
-        {**_COMMON, "component_verify_ticket": override(rename="ComponentVerifyTicket")},
-    ),
-    (AuthorizedEvent, _AUTH_CHANGE),
-    (UpdateAuthorizedEvent, _AUTH_CHANGE),
-    (UnauthorizedEvent, {**_COMMON, "authorizer_appid": override(rename="AuthorizerAppid")}),
-    (FastRegisterEvent, _COMMON),
+register_renamed(
+    ComponentVerifyTicketEvent, {**_COMMON, "component_verify_ticket": "ComponentVerifyTicket"}
 )
-for _cls, _renames in _RENAMES:
-    converter.register_structure_hook(_cls, make_dict_structure_fn(_cls, converter, **_renames))
+register_renamed(AuthorizedEvent, _AUTH_CHANGE)
+register_renamed(UpdateAuthorizedEvent, _AUTH_CHANGE)
+register_renamed(UnauthorizedEvent, {**_COMMON, "authorizer_appid": "AuthorizerAppid"})
+register_renamed(FastRegisterEvent, _COMMON)
 
 register_tagged_union(
     ComponentEvent,
@@ -394,21 +385,14 @@ class RegistrationStatus:
         return self.errcode in self.PENDING_CODES
 
 
-converter.register_structure_hook(
-    AuthorizerInfo,
-    make_dict_structure_fn(
-        AuthorizerInfo, converter, mini_program_info=override(rename="MiniProgramInfo")
-    ),
-)
-converter.register_structure_hook(
+register_renamed(AuthorizerInfo, {"mini_program_info": "MiniProgramInfo"})
+register_renamed(
     MiniProgramNetwork,
-    make_dict_structure_fn(
-        MiniProgramNetwork,
-        converter,
-        request_domain=override(rename="RequestDomain"),
-        ws_request_domain=override(rename="WsRequestDomain"),
-        upload_domain=override(rename="UploadDomain"),
-        download_domain=override(rename="DownloadDomain"),
-        udp_domain=override(rename="UDPDomain"),
-    ),
+    {
+        "request_domain": "RequestDomain",
+        "ws_request_domain": "WsRequestDomain",
+        "upload_domain": "UploadDomain",
+        "download_domain": "DownloadDomain",
+        "udp_domain": "UDPDomain",
+    },
 )

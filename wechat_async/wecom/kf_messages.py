@@ -21,9 +21,12 @@ import enum
 from typing import Any, ClassVar, Self
 
 import attrs
-from cattrs.gen import make_dict_structure_fn, override
 
-from wechat_async._models import converter, register_tagged_union, unstructure_omitting_none
+from wechat_async._models import (
+    register_renamed,
+    register_tagged_union,
+    unstructure_omitting_none,
+)
 from wechat_async._validate import max_bytes, non_empty
 from wechat_async.errors import InvalidArgumentError
 from wechat_async.wecom.messages import OutgoingMessage
@@ -811,18 +814,16 @@ class KfCallbackMessage:
     open_kfid: str = ""
 
 
-converter.register_structure_hook(
+register_renamed(
     KfCallbackMessage,
-    make_dict_structure_fn(
-        KfCallbackMessage,
-        converter,
-        to_user_name=override(rename="ToUserName"),
-        create_time=override(rename="CreateTime"),
-        msg_type=override(rename="MsgType"),
-        event=override(rename="Event"),
-        token=override(rename="Token"),
-        open_kfid=override(rename="OpenKfId"),
-    ),
+    {
+        "to_user_name": "ToUserName",
+        "create_time": "CreateTime",
+        "msg_type": "MsgType",
+        "event": "Event",
+        "token": "Token",
+        "open_kfid": "OpenKfId",
+    },
 )
 
 
