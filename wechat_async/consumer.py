@@ -436,16 +436,8 @@ class KfConsumer:
                 raise
             except Exception as exc:  # noqa: BLE001 - the stream must outlive any one failure
                 failures += 1
-                emit(
-                    self._metrics,
-                    "consumer_error",
-                    log=log,
-                    level=logging.WARNING,
-                    open_kfid=open_kfid,
-                    error=repr(exc),
-                )
                 wake.set()  # try again after the pause
-                await asyncio.sleep(self._backoff(failures))
+                await self._pause_after(open_kfid, exc, failures)
 
     async def _pull_with_lease(self, open_kfid: str, wake: asyncio.Event) -> None:
         owner = secrets.token_hex(16)
@@ -581,17 +573,21 @@ class KfConsumer:
                 await self._state.mark(open_kfid, msgid)
             except Exception as exc:  # noqa: BLE001 - retried until Redis answers
                 failures += 1
-                emit(
-                    self._metrics,
-                    "consumer_error",
-                    log=log,
-                    level=logging.WARNING,
-                    open_kfid=open_kfid,
-                    error=repr(exc),
-                )
-                await asyncio.sleep(self._backoff(failures))
+                await self._pause_after(open_kfid, exc, failures)
             else:
                 return
+
+    async def _pause_after(self, open_kfid: str, exc: Exception, failures: int) -> None:
+        """Report a failure of the stream's machinery and back off before the next try."""
+        emit(
+            self._metrics,
+            "consumer_error",
+            log=log,
+            level=logging.WARNING,
+            open_kfid=open_kfid,
+            error=repr(exc),
+        )
+        await asyncio.sleep(self._backoff(failures))
 
     async def _handle_one(self, open_kfid: str, message: SyncedMessage) -> None:
         attempt = 0
