@@ -49,11 +49,38 @@ OURS_ROOTS: dict[str, Any] = {
     "parse_kf_event": parse_kf_event,
 }
 
-# Read from silenceper/wechat (v2) source: work/kf/*.go, work/material/media.go,
-# work/addresslist/tag.go and user.go, work/appchat/appchat.go,
-# officialaccount/customerservice/manager.go, officialaccount/message/customer_message.go,
-# openplatform/openplatform.go, openplatform/context/accessToken.go,
-# openplatform/account/account.go. Constructors (NewClient, New*Manager) are left out.
+# Exported methods of the receivers below, read from the silenceper/wechat (v2) files
+# work/kf/*.go, work/material/media.go, work/addresslist/tag.go and user.go,
+# work/appchat/appchat.go, officialaccount/customerservice/manager.go,
+# officialaccount/message/customer_message.go, openplatform/openplatform.go,
+# openplatform/context/accessToken.go and openplatform/account/account.go as stored in
+# the code search index under "silenceper/wechat". The newest stored version of each is
+# at commit 2bf34c3aca157f47c0cb022b8fc40763b4d6c687, but that commit's go.mod names
+# module github.com/linyken/wechat/v2: it is a fork's snapshot of master, not a
+# silenceper commit. So each name was also checked against an older version that
+# imports github.com/silenceper/wechat/v2, or against a merged silenceper PR.
+# The kf names are in 82257f38cfcf927e46364975eb9286d2d93bfab6 (account.go, which lacks
+# AccountPaging; the silenceper/wechat/v2@v2.1.8 API docs list it),
+# 917f1817e54df6483c2a7a12c8612f67eb62d40c, 91162e8febfc1d700f99cfc78337567db06763ae,
+# d86b28c90feb6682bf009990f18895e0996ce8b0, 32a9610f8f56f63df8c9201d87f02334d00c1bb6,
+# 05ec6a42ae555b701f3fe07a29f735fab668d2bc, 2a84dc805b7a83d76e17514d3cb4560f6d6a149e,
+# 3df9a0b51eb58ef5e8cc2d987f8b6099cdd5a824, dab9d682cfcad8aea3737071efaea948f841a0b5,
+# 4094adc5b433d029ed9d62e3674a3eb5c4789bd3 and 376acb707a24dda87f4d7d3688575331aa51352b.
+# Media has UploadImg and UploadTempFile in 205921c4951c92cfe6a8d1a33d146ac3e863c411,
+# UploadAttachment, GetTempFile and UploadImgFromReader from merged PRs #720, #801 and
+# #802, and the other two FromReader uploads (likely PR #786) only in 2bf34c3a and in an
+# index copy of media.go that imports the silenceper module. Tags are in
+# 298e8c5d29bbb9e77529b0862cde8abe293e1067, users in
+# f424e6ad274f05b91edd234c4b1808752bb7672d plus UserUpdate (merged PR #799), appchat in
+# 0267bfbfa69952c9ac097b1f0305a8c1f8a01b55, customer service in
+# 72782c7b0e9ece976f972dbfb7df22d4f11f6be6 and ec46750b64debfb6703c49e44919c90c02c0412c,
+# OpenPlatform in a389a16b9c2ea40621209d2785f4bf14015694e6, the component context in
+# e726302907584c6c7e315b863a15f98ae30d3e94 plus the *Context variants (merged PR #653)
+# and GetBindComponentURLV2 (#823), and Account in 65508fda24f25669ba62cf64af2e230c20099650.
+# Master has since merged PRs #873 and #874 (January 2026, more member management in
+# work/addresslist); no stored source has them, so their methods are not listed yet.
+# Constructors (NewClient, New*Manager) and methods promoted from an embedded
+# context are left out.
 SILENCEPER_METHODS: frozenset[str] = frozenset(
     [
         *(
@@ -94,8 +121,18 @@ SILENCEPER_METHODS: frozenset[str] = frozenset(
                 "GetCallbackMessage",
             ]
         ),
-        "material.Client.UploadTempFile",
-        "material.Client.UploadImg",
+        *(
+            f"material.Client.{name}"
+            for name in [
+                "UploadImg",
+                "UploadImgFromReader",
+                "UploadTempFile",
+                "UploadTempFileFromReader",
+                "UploadAttachment",
+                "UploadAttachmentFromReader",
+                "GetTempFile",
+            ]
+        ),
         *(
             f"addresslist.Client.{name}"
             for name in [
@@ -108,6 +145,7 @@ SILENCEPER_METHODS: frozenset[str] = frozenset(
                 "ListTag",
                 "UserSimpleList",
                 "UserCreate",
+                "UserUpdate",
                 "UserGet",
                 "UserDelete",
                 "UserListID",
