@@ -97,3 +97,20 @@ def test_without_uvicorn_it_says_which_extra_to_install(
     monkeypatch.setitem(sys.modules, "uvicorn", None)
     assert cli.main(["--port", "8000"]) == 2
     assert "pip install 'wechat-async[testing]'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("arguments", "complaint"),
+    [
+        (["--kf-callback", "http://127.0.0.1:9/cb", "--kf-aes-key", "too-short"], "43"),
+        (["--kf-callback", "http://127.0.0.1:9/cb", "--kf-token", ""], "token"),
+    ],
+)
+def test_unusable_arguments_are_reported_without_a_traceback(
+    arguments: list[str], complaint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["--port", "9", *arguments]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("python -m wechat_async.testing: ")
+    assert complaint in err
+    assert "too-short" not in err  # the key itself is never echoed

@@ -27,6 +27,8 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any, Final
 
+from wechat_async.crypto import CryptoError
+from wechat_async.errors import ConfigurationError
 from wechat_async.testing._asgi import read_body, send_json
 from wechat_async.testing.fake import FakeWeChat
 
@@ -170,7 +172,7 @@ def _banner(fake: FakeWeChat, base: str, args: argparse.Namespace, accounts: lis
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse the arguments and serve until interrupted."""
+    """Parse the arguments and serve until interrupted; 2 on unusable arguments."""
     args = _parser().parse_args(argv)
     try:
         import uvicorn  # noqa: PLC0415 - an optional dependency, needed only here
@@ -185,13 +187,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             "tokens with the fake's public credentials\n"
         )
     fake = FakeWeChat(token_latency=args.token_latency)
-    if args.kf_callback:
-        fake.kf.register_callback(
-            args.kf_callback, token=args.kf_token, encoding_aes_key=args.kf_aes_key
-        )
-    accounts = [fake.kf.add_account(name) for name in args.kf_account]
     host = f"[{args.host}]" if ":" in args.host else args.host
-    sys.stdout.write(_banner(fake, f"http://{host}:{args.port}", args, accounts) + "\n")
+    try:
+        if args.kf_callback:
+            fake.kf.register_callback(
+                args.kf_callback, token=args.kf_token, encoding_aes_key=args.kf_aes_key
+            )
+        accounts = [fake.kf.add_account(name) for name in args.kf_account]
+        banner = _banner(fake, f"http://{host}:{args.port}", args, accounts)
+    except (ConfigurationError, CryptoError) as exc:
+        # A bad --kf-aes-key or --host: say which, without a traceback (nor the key).
+        sys.stderr.write(f"python -m wechat_async.testing: {exc}\n")
+        return 2
+    sys.stdout.write(banner + "\n")
     sys.stdout.flush()
     uvicorn.run(
         ControlledFake(fake), host=args.host, port=args.port, log_level="warning", lifespan="off"

@@ -123,7 +123,11 @@ class FakeRequest:
     headers: Mapping[str, str]
 
     def json(self) -> dict[str, Any]:
-        """The JSON object body; anything else answers 47001 as WeChat does."""
+        """The JSON object body; anything else answers 47001 as WeChat does.
+
+        Raises:
+            FakeError: the body is not a JSON object (47001).
+        """
         try:
             data = json.loads(self.body or b"{}")
         except ValueError as exc:
@@ -375,7 +379,11 @@ class FakeWeChat:
         return register
 
     def hosts(self, base_url: str = "http://fake.wechat") -> Hosts:
-        """Hosts that send both API families to this app at ``base_url``."""
+        """Hosts that send both API families to this app at ``base_url``.
+
+        Raises:
+            ConfigurationError: ``base_url`` is not an http(s) URL without query or fragment.
+        """
         base = base_url.rstrip("/")
         return Hosts(official=base, work=base + WORK_PREFIX, official_standby=())
 
@@ -384,7 +392,11 @@ class FakeWeChat:
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=self))
 
     def transport(self, *, metrics: MetricsHook | None = None, **retry: Any) -> Transport:  # noqa: ANN401
-        """A Transport on `client`, retrying without pauses."""
+        """A Transport on `client`, retrying without pauses.
+
+        Raises:
+            ConfigurationError: a ``retry`` setting is out of range (see `RetryPolicy`).
+        """
         return Transport(
             self.client(),
             hosts=self.hosts(),

@@ -195,6 +195,9 @@ class FakeKf:
         """Send kf_msg_or_event callbacks to ``url``, sealed for the fake's corp id.
 
         Without ``client`` each callback goes over real HTTP on a fresh client.
+
+        Raises:
+            CryptoError: ``token`` or ``encoding_aes_key`` is unusable (see `MessageCrypto`).
         """
         self._callback_url = url
         self._crypto = MessageCrypto(token, encoding_aes_key, self._fake.corp_id)
@@ -221,7 +224,11 @@ class FakeKf:
         return userid
 
     def add_servicer(self, open_kfid: str, userid: str, *, status: int = 0) -> None:
-        """Make ``userid`` a servicer of the account (status 0 receiving, 1 stopped)."""
+        """Make ``userid`` a servicer of the account (status 0 receiving, 1 stopped).
+
+        Raises:
+            FakeError: ``open_kfid`` is not an account of the fake.
+        """
         self._account(open_kfid).servicers[userid] = (status, None if status == 0 else 1)
 
     def session(self, open_kfid: str, external_userid: str) -> _Session:
@@ -229,13 +236,27 @@ class FakeKf:
         return self.sessions.setdefault((open_kfid, external_userid), _Session())
 
     async def customer_says(self, open_kfid: str, external_userid: str, text: str) -> str:
-        """The customer sends ``text``: queue it, renew the reply budget, call back; its msgid."""
+        """The customer sends ``text``: queue it, renew the reply budget, call back; its msgid.
+
+        Raises:
+            FakeError: ``open_kfid`` is not an account of the fake.
+            AssertionError: the app's callback URL answered with a status other than 200.
+            CryptoError: the callback cannot be sealed (a message larger than the crypto's
+                ``max_message_size``).
+        """
         return await self.customer_sends(open_kfid, external_userid, "text", {"content": text})
 
     async def customer_sends(
         self, open_kfid: str, external_userid: str, msgtype: str, body: dict[str, Any]
     ) -> str:
-        """The customer sends a message of ``msgtype`` (body as sync_msg shows it); its msgid."""
+        """The customer sends a message of ``msgtype`` (body as sync_msg shows it); its msgid.
+
+        Raises:
+            FakeError: ``open_kfid`` is not an account of the fake.
+            AssertionError: the app's callback URL answered with a status other than 200.
+            CryptoError: the callback cannot be sealed (a message larger than the crypto's
+                ``max_message_size``).
+        """
         self._account(open_kfid)
         if external_userid not in self.customers:
             self.add_customer(external_userid)
@@ -270,7 +291,14 @@ class FakeKf:
         *,
         scene_param: str = "",
     ) -> str:
-        """The customer opens the chat: an enter_session event and a callback; the welcome_code."""
+        """The customer opens the chat: an enter_session event and a callback; the welcome_code.
+
+        Raises:
+            FakeError: ``open_kfid`` is not an account of the fake.
+            AssertionError: the app's callback URL answered with a status other than 200.
+            CryptoError: the callback cannot be sealed (a message larger than the crypto's
+                ``max_message_size``).
+        """
         self._account(open_kfid)
         if external_userid not in self.customers:
             self.add_customer(external_userid)
@@ -298,7 +326,11 @@ class FakeKf:
         return code
 
     async def wait_for_sent(self, count: int = 1, timeout: float = 5.0) -> list[SentKfMessage]:  # noqa: ASYNC109 - the agreed driving API
-        """Wait until at least ``count`` messages were sent; raise TimeoutError otherwise."""
+        """Wait until at least ``count`` messages were sent; raise TimeoutError otherwise.
+
+        Raises:
+            TimeoutError: fewer than ``count`` replies arrived within ``timeout`` seconds.
+        """
         changed = asyncio.Event()
         self._sent_waiters.add(changed)
         try:
@@ -332,7 +364,11 @@ class FakeKf:
         return token
 
     def check_sync_token(self, token: str) -> None:
-        """Raise 95007 unless ``token`` came from a callback less than 10 minutes ago."""
+        """Raise 95007 unless ``token`` came from a callback less than 10 minutes ago.
+
+        Raises:
+            FakeError: the token is not one a callback handed out (95007, as WeChat answers).
+        """
         expires_at = self._sync_tokens.get(token)
         if expires_at is None or expires_at <= self._fake.clock.now():
             raise FakeError(E_MSG_TOKEN, "invalid msg token")
@@ -402,7 +438,42 @@ class FakeKf:
 
     # -- endpoints ---------------------------------------------------------------------
 
-    async def account_add(self, request: FakeRequest) -> dict[str, Any]:
+    def register(self) -> None:
+        """Register this family's routes on the emulator it was built for."""
+        routes: list[tuple[str, str, Any]] = [
+            ("POST", "account/add", self._account_add),
+            ("POST", "account/del", self._account_del),
+            ("POST", "account/update", self._account_update),
+            ("POST", "account/list", self._account_list),
+            ("POST", "add_contact_way", self._add_contact_way),
+            ("POST", "servicer/add", self._servicer_add),
+            ("POST", "servicer/del", self._servicer_del),
+            ("GET", "servicer/list", self._servicer_list),
+            ("POST", "sync_msg", self._sync_msg),
+            ("POST", "send_msg", self._send_msg),
+            ("POST", "send_msg_on_event", self._send_msg_on_event),
+            ("POST", "service_state/get", self._service_state_get),
+            ("POST", "service_state/trans", self._service_state_trans),
+            ("POST", "customer/batchget", self._customer_batchget),
+            ("GET", "customer/get_upgrade_service_config", self._upgrade_service_config),
+            ("POST", "customer/upgrade_service", self._upgrade_service),
+            ("POST", "customer/cancel_upgrade_service", self._cancel_upgrade_service),
+            ("GET", "get_corp_qualification", self._corp_qualification),
+            ("POST", "get_corp_statistic", self._corp_statistic),
+            ("POST", "get_servicer_statistic", self._servicer_statistic),
+            ("POST", "knowledge/add_group", self._add_group),
+            ("POST", "knowledge/del_group", self._del_group),
+            ("POST", "knowledge/mod_group", self._mod_group),
+            ("POST", "knowledge/list_group", self._list_group),
+            ("POST", "knowledge/add_intent", self._add_intent),
+            ("POST", "knowledge/del_intent", self._del_intent),
+            ("POST", "knowledge/mod_intent", self._mod_intent),
+            ("POST", "knowledge/list_intent", self._list_intent),
+        ]
+        for method, path, handler in routes:
+            self._fake.route(method, _WORK, f"cgi-bin/kf/{path}")(handler)
+
+    async def _account_add(self, request: FakeRequest) -> dict[str, Any]:
         """POST cgi-bin/kf/account/add."""
         body = request.json()
         name, media_id = body.get("name"), body.get("media_id")
@@ -410,14 +481,14 @@ class FakeKf:
             raise FakeError(E_INVALID_PARAM, "name and media_id are required")
         return _ok(open_kfid=self.add_account(name, media_id))
 
-    async def account_del(self, request: FakeRequest) -> dict[str, Any]:
+    async def _account_del(self, request: FakeRequest) -> dict[str, Any]:
         """POST cgi-bin/kf/account/del."""
         open_kfid = request.json().get("open_kfid")
         self._account(open_kfid)
         del self.accounts[str(open_kfid)]
         return _ok()
 
-    async def account_update(self, request: FakeRequest) -> dict[str, Any]:
+    async def _account_update(self, request: FakeRequest) -> dict[str, Any]:
         """POST cgi-bin/kf/account/update."""
         body = request.json()
         account = self._account(body.get("open_kfid"))
@@ -427,7 +498,7 @@ class FakeKf:
             account.media_id = body["media_id"]
         return _ok()
 
-    async def account_list(self, request: FakeRequest) -> dict[str, Any]:
+    async def _account_list(self, request: FakeRequest) -> dict[str, Any]:
         """POST cgi-bin/kf/account/list."""
         body = request.json()
         offset, limit = int(body.get("offset", 0)), int(body.get("limit", 100))
@@ -444,7 +515,7 @@ class FakeKf:
             ]
         )
 
-    async def add_contact_way(self, request: FakeRequest) -> dict[str, Any]:
+    async def _add_contact_way(self, request: FakeRequest) -> dict[str, Any]:
         """POST cgi-bin/kf/add_contact_way."""
         body = request.json()
         open_kfid = body.get("open_kfid")
@@ -454,7 +525,7 @@ class FakeKf:
             url += f"?enc_scene={body['scene']}"
         return _ok(url=url)
 
-    async def servicer_add(self, request: FakeRequest) -> dict[str, Any]:
+    async def _servicer_add(self, request: FakeRequest) -> dict[str, Any]:
         """POST cgi-bin/kf/servicer/add: per-entry results, "ignored" if already there."""
         body = request.json()
         account = self._account(body.get("open_kfid"))
@@ -477,7 +548,7 @@ class FakeKf:
                 results.append(_entry(department_id=dept))
         return _ok(result_list=results)
 
-    async def servicer_del(self, request: FakeRequest) -> dict[str, Any]:
+    async def _servicer_del(self, request: FakeRequest) -> dict[str, Any]:
         """POST cgi-bin/kf/servicer/del: per-entry results, "ignored" if not there."""
         body = request.json()
         account = self._account(body.get("open_kfid"))
@@ -492,7 +563,7 @@ class FakeKf:
             results.append(_entry(department_id=dept, errmsg="success" if found else "ignored"))
         return _ok(result_list=results)
 
-    async def servicer_list(self, request: FakeRequest) -> dict[str, Any]:
+    async def _servicer_list(self, request: FakeRequest) -> dict[str, Any]:
         """GET cgi-bin/kf/servicer/list."""
         account = self._account(request.query.get("open_kfid"))
         servicers: list[dict[str, Any]] = []
@@ -504,7 +575,7 @@ class FakeKf:
         servicers.extend({"department_id": dept} for dept in account.departments)
         return _ok(servicer_list=servicers)
 
-    async def sync_msg(self, request: FakeRequest) -> dict[str, Any]:
+    async def _sync_msg(self, request: FakeRequest) -> dict[str, Any]:
         """POST cgi-bin/kf/sync_msg: a page after ``cursor``, filtered by ``open_kfid``."""
         body = request.json()
         token = body.get("token")
@@ -529,7 +600,7 @@ class FakeKf:
         )
         return _ok(next_cursor=_encode_cursor(position), has_more=int(has_more), msg_list=page)
 
-    async def send_msg(self, request: FakeRequest) -> dict[str, Any]:
+    async def _send_msg(self, request: FakeRequest) -> dict[str, Any]:
         """POST cgi-bin/kf/send_msg: the session rules, then record the message."""
         body = request.json()
         open_kfid = body.get("open_kfid")
@@ -551,14 +622,14 @@ class FakeKf:
             session.state = 1
         return _ok(msgid=msgid)
 
-    async def send_msg_on_event(self, request: FakeRequest) -> dict[str, Any]:
+    async def _send_msg_on_event(self, request: FakeRequest) -> dict[str, Any]:
         """POST cgi-bin/kf/send_msg_on_event: a live welcome_code or msg_code, once."""
         body = request.json()
         entry = self._take_event_code(body.get("code"))
         msgid = self._record_sent(entry.external_userid, entry.open_kfid, body)
         return _ok(msgid=msgid)
 
-    async def service_state_get(self, request: FakeRequest) -> dict[str, Any]:
+    async def _service_state_get(self, request: FakeRequest) -> dict[str, Any]:
         """POST cgi-bin/kf/service_state/get."""
         body = request.json()
         self._account(body.get("open_kfid"))
@@ -568,7 +639,7 @@ class FakeKf:
             reply["servicer_userid"] = session.servicer
         return reply
 
-    async def service_state_trans(self, request: FakeRequest) -> dict[str, Any]:
+    async def _service_state_trans(self, request: FakeRequest) -> dict[str, Any]:
         """POST cgi-bin/kf/service_state/trans: the allowed transitions only."""
         body = request.json()
         open_kfid = body.get("open_kfid")
@@ -595,7 +666,7 @@ class FakeKf:
             )
         return _ok(msg_code=code)
 
-    async def customer_batchget(self, request: FakeRequest) -> dict[str, Any]:
+    async def _customer_batchget(self, request: FakeRequest) -> dict[str, Any]:
         """POST cgi-bin/kf/customer/batchget."""
         body = request.json()
         with_context = bool(body.get("need_enter_session_context"))
@@ -619,7 +690,7 @@ class FakeKf:
             found.append(entry)
         return _ok(customer_list=found, invalid_external_userid=invalid)
 
-    async def upgrade_service_config(self, _: FakeRequest) -> dict[str, Any]:
+    async def _upgrade_service_config(self, _: FakeRequest) -> dict[str, Any]:
         """GET cgi-bin/kf/customer/get_upgrade_service_config."""
         return _ok(
             member_range={
@@ -629,7 +700,7 @@ class FakeKf:
             groupchat_range={"chat_id_list": list(self.upgrade_groupchats)},
         )
 
-    async def upgrade_service(self, request: FakeRequest) -> dict[str, Any]:
+    async def _upgrade_service(self, request: FakeRequest) -> dict[str, Any]:
         """POST cgi-bin/kf/customer/upgrade_service: recorded in `upgrades`."""
         body = request.json()
         self._account(body.get("open_kfid"))
@@ -641,14 +712,14 @@ class FakeKf:
         self.upgrades[key] = {"type": kind, **detail}
         return _ok()
 
-    async def cancel_upgrade_service(self, request: FakeRequest) -> dict[str, Any]:
+    async def _cancel_upgrade_service(self, request: FakeRequest) -> dict[str, Any]:
         """POST cgi-bin/kf/customer/cancel_upgrade_service."""
         body = request.json()
         self._account(body.get("open_kfid"))
         self.upgrades.pop((str(body["open_kfid"]), str(body.get("external_userid", ""))), None)
         return _ok()
 
-    async def corp_qualification(self, _: FakeRequest) -> dict[str, Any]:
+    async def _corp_qualification(self, _: FakeRequest) -> dict[str, Any]:
         """GET cgi-bin/kf/get_corp_qualification."""
         return _ok(wechat_channels_binding=self.wechat_channels_binding)
 
@@ -671,7 +742,7 @@ class FakeKf:
             days.append((day, count))
         return days
 
-    async def corp_statistic(self, request: FakeRequest) -> dict[str, Any]:
+    async def _corp_statistic(self, request: FakeRequest) -> dict[str, Any]:
         """POST cgi-bin/kf/get_corp_statistic: zeros but the customer message count."""
         days = self._days(request.json())
         return _ok(
@@ -680,7 +751,7 @@ class FakeKf:
             ]
         )
 
-    async def servicer_statistic(self, request: FakeRequest) -> dict[str, Any]:
+    async def _servicer_statistic(self, request: FakeRequest) -> dict[str, Any]:
         """POST cgi-bin/kf/get_servicer_statistic: zeros."""
         days = self._days(request.json())
         return _ok(statistic_list=[{"stat_time": day, "statistic": {}} for day, _ in days])
@@ -694,7 +765,7 @@ class FakeKf:
             raise FakeError(E_INVALID_PARAM, "the default group cannot be changed")
         return group_id
 
-    async def add_group(self, request: FakeRequest) -> dict[str, Any]:
+    async def _add_group(self, request: FakeRequest) -> dict[str, Any]:
         """POST cgi-bin/kf/knowledge/add_group."""
         name = request.json().get("name")
         if not isinstance(name, str) or not name:
@@ -703,7 +774,7 @@ class FakeKf:
         self.knowledge_groups[group_id] = (name, False)
         return _ok(group_id=group_id)
 
-    async def del_group(self, request: FakeRequest) -> dict[str, Any]:
+    async def _del_group(self, request: FakeRequest) -> dict[str, Any]:
         """POST cgi-bin/kf/knowledge/del_group: its intents go too."""
         group_id = self._group(request.json().get("group_id"), editable=True)
         del self.knowledge_groups[group_id]
@@ -713,14 +784,14 @@ class FakeKf:
             del self.knowledge_intents[intent_id]
         return _ok()
 
-    async def mod_group(self, request: FakeRequest) -> dict[str, Any]:
+    async def _mod_group(self, request: FakeRequest) -> dict[str, Any]:
         """POST cgi-bin/kf/knowledge/mod_group."""
         body = request.json()
         group_id = self._group(body.get("group_id"), editable=True)
         self.knowledge_groups[group_id] = (str(body.get("name", "")), False)
         return _ok()
 
-    async def list_group(self, request: FakeRequest) -> dict[str, Any]:
+    async def _list_group(self, request: FakeRequest) -> dict[str, Any]:
         """POST cgi-bin/kf/knowledge/list_group."""
         body = request.json()
         groups = [
@@ -730,7 +801,7 @@ class FakeKf:
         ]
         return _paged(body, groups, "group_list")
 
-    async def add_intent(self, request: FakeRequest) -> dict[str, Any]:
+    async def _add_intent(self, request: FakeRequest) -> dict[str, Any]:
         """POST cgi-bin/kf/knowledge/add_intent."""
         body = request.json()
         group_id = self._group(body.get("group_id"))
@@ -738,14 +809,14 @@ class FakeKf:
         self.knowledge_intents[intent_id] = _intent(intent_id, group_id, body)
         return _ok(intent_id=intent_id)
 
-    async def del_intent(self, request: FakeRequest) -> dict[str, Any]:
+    async def _del_intent(self, request: FakeRequest) -> dict[str, Any]:
         """POST cgi-bin/kf/knowledge/del_intent."""
         intent_id = str(request.json().get("intent_id", ""))
         if self.knowledge_intents.pop(intent_id, None) is None:
             raise FakeError(E_INVALID_PARAM, "invalid intent_id")
         return _ok()
 
-    async def mod_intent(self, request: FakeRequest) -> dict[str, Any]:
+    async def _mod_intent(self, request: FakeRequest) -> dict[str, Any]:
         """POST cgi-bin/kf/knowledge/mod_intent."""
         body = request.json()
         intent_id = body.get("intent_id")
@@ -755,7 +826,7 @@ class FakeKf:
         self.knowledge_intents[str(intent_id)] = _intent(str(intent_id), current["group_id"], body)
         return _ok()
 
-    async def list_intent(self, request: FakeRequest) -> dict[str, Any]:
+    async def _list_intent(self, request: FakeRequest) -> dict[str, Any]:
         """POST cgi-bin/kf/knowledge/list_intent."""
         body = request.json()
         intents = [
@@ -824,36 +895,5 @@ def _intent(intent_id: str, group_id: str, body: dict[str, Any]) -> dict[str, An
 def install(fake: FakeWeChat) -> FakeKf:
     """Register this family's routes on ``fake`` and return its state."""
     kf = FakeKf(fake)
-    routes: list[tuple[str, str, Any]] = [
-        ("POST", "account/add", kf.account_add),
-        ("POST", "account/del", kf.account_del),
-        ("POST", "account/update", kf.account_update),
-        ("POST", "account/list", kf.account_list),
-        ("POST", "add_contact_way", kf.add_contact_way),
-        ("POST", "servicer/add", kf.servicer_add),
-        ("POST", "servicer/del", kf.servicer_del),
-        ("GET", "servicer/list", kf.servicer_list),
-        ("POST", "sync_msg", kf.sync_msg),
-        ("POST", "send_msg", kf.send_msg),
-        ("POST", "send_msg_on_event", kf.send_msg_on_event),
-        ("POST", "service_state/get", kf.service_state_get),
-        ("POST", "service_state/trans", kf.service_state_trans),
-        ("POST", "customer/batchget", kf.customer_batchget),
-        ("GET", "customer/get_upgrade_service_config", kf.upgrade_service_config),
-        ("POST", "customer/upgrade_service", kf.upgrade_service),
-        ("POST", "customer/cancel_upgrade_service", kf.cancel_upgrade_service),
-        ("GET", "get_corp_qualification", kf.corp_qualification),
-        ("POST", "get_corp_statistic", kf.corp_statistic),
-        ("POST", "get_servicer_statistic", kf.servicer_statistic),
-        ("POST", "knowledge/add_group", kf.add_group),
-        ("POST", "knowledge/del_group", kf.del_group),
-        ("POST", "knowledge/mod_group", kf.mod_group),
-        ("POST", "knowledge/list_group", kf.list_group),
-        ("POST", "knowledge/add_intent", kf.add_intent),
-        ("POST", "knowledge/del_intent", kf.del_intent),
-        ("POST", "knowledge/mod_intent", kf.mod_intent),
-        ("POST", "knowledge/list_intent", kf.list_intent),
-    ]
-    for method, path, handler in routes:
-        fake.route(method, _WORK, f"cgi-bin/kf/{path}")(handler)
+    kf.register()
     return kf

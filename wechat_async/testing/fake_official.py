@@ -163,7 +163,11 @@ class FakeOfficial:
             self.online.pop(kf_account, None)
 
     def accept_invite(self, kf_account: str) -> None:
-        """The invited WeChat user accepts: the account is bound to them."""
+        """The invited WeChat user accepts: the account is bound to them.
+
+        Raises:
+            FakeError: ``kf_account`` is not an account of the fake (65401).
+        """
         account = self._kf(kf_account)
         account["kf_wx"] = account.pop("invite_wx", "")
         account.pop("invite_expire_time", None)
@@ -203,7 +207,11 @@ class FakeOfficial:
         token: str,
         encoding_aes_key: str,
     ) -> ComponentConfig:
-        """Configure the component: its credentials and the callback token and key."""
+        """Configure the component: its credentials and the callback token and key.
+
+        Raises:
+            CryptoError: ``token`` or ``encoding_aes_key`` is unusable (see `MessageCrypto`).
+        """
         self.config = ComponentConfig(
             component_appid,
             component_appsecret,
@@ -218,6 +226,9 @@ class FakeOfficial:
         an app in process: ``httpx.AsyncClient(transport=httpx.ASGITransport(app))``)
         is left open; without one a client is made and closed here. The
         app's reply text is appended to ``push_replies``.
+
+        Raises:
+            RuntimeError: the component was not configured with `component` first.
         """
         config = self._config()
         now = self._fake.clock.now()
@@ -261,6 +272,9 @@ class FakeOfficial:
 
         (WeChat hands the code to the redirect URL and to the authorization
         event URL; here the test carries it to ``Component.query_auth``.)
+
+        Raises:
+            RuntimeError: the component was not configured with `component` first.
         """
         self._config()
         code = f"queryauthcode@@@fake{next(self._numbers)}"

@@ -126,7 +126,11 @@ class MultipartFile:
 
 
 def parse_multipart(request: FakeRequest) -> dict[str, MultipartFile]:
-    """The file parts of a multipart/form-data request, by field name (47001 otherwise)."""
+    """The file parts of a multipart/form-data request, by field name (47001 otherwise).
+
+    Raises:
+        FakeError: the request is not multipart/form-data or a part is malformed (47001).
+    """
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
         raise FakeError(47001, "data format error")
