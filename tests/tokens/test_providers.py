@@ -14,6 +14,7 @@ import pytest
 
 from tests.tokens.fakes import FAST
 from wechat_async.errors import (
+    InvalidArgumentError,
     InvalidCredentialError,
     InvalidResponseError,
     InvalidTokenError,
@@ -285,3 +286,22 @@ async def test_no_secret_in_any_log_record_or_error(caplog: pytest.LogCaptureFix
         for secret in secrets:
             assert secret not in text
     assert any("cgi-bin/token" in r.getMessage() for r in caplog.records)  # it did log
+
+
+@pytest.mark.parametrize("provider", [AccessToken, StableAccessToken, WorkAccessToken])
+@pytest.mark.parametrize(
+    ("owner_id", "secret", "argument"),
+    [("", SECRET, 0), ("  ", SECRET, 0), (None, SECRET, 0), ("wx1", "", 1), ("wx1", b"x", 1)],
+)
+async def test_an_unusable_id_or_secret_is_refused_when_built(
+    provider: type[AccessToken | StableAccessToken | WorkAccessToken],
+    owner_id: Any,
+    secret: Any,
+    argument: int,
+) -> None:
+    names = ("corp_id", "corp_secret") if provider is WorkAccessToken else ("appid", "secret")
+    transport = transport_for(lambda _: httpx.Response(500))
+    with pytest.raises(InvalidArgumentError) as caught:
+        provider(owner_id, secret, transport=transport)
+    assert caught.value.argument == names[argument]
+    assert SECRET not in str(caught.value)

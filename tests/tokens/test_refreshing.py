@@ -9,7 +9,12 @@ import time
 import pytest
 
 from tests.tokens.fakes import FAST, CountingToken
-from wechat_async.errors import ConfigurationError, TokenUnavailableError, WeChatError
+from wechat_async.errors import (
+    ConfigurationError,
+    InvalidArgumentError,
+    TokenUnavailableError,
+    WeChatError,
+)
 from wechat_async.observability import Event
 from wechat_async.tokens import MemoryTokenStore, RefreshSettings, StoredToken
 from wechat_async.tokens.store import Lease
@@ -242,3 +247,9 @@ async def test_memory_store_delete_secret() -> None:
     await store.delete_secret("k")
     assert await store.get_secret("k") is None
     await store.delete_secret("k")
+
+
+@pytest.mark.parametrize("key", ["", None, 7])
+async def test_a_provider_needs_a_key(key: object) -> None:
+    with pytest.raises(InvalidArgumentError, match="key"):
+        CountingToken(key=key)  # type: ignore[arg-type]

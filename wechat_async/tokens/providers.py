@@ -7,6 +7,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from wechat_async._validate import text
 from wechat_async.errors import InvalidResponseError, TokenUnavailableError
 from wechat_async.tokens.refreshing import RefreshingToken, RefreshSettings
 from wechat_async.transport import Host
@@ -64,6 +65,8 @@ class _SecretToken(RefreshingToken):
     """A provider that fetches with an id and a secret through the transport."""
 
     _kind: ClassVar[str]
+    # What the caller knows the two arguments as, for error messages.
+    _argument_names: ClassVar[tuple[str, str]] = ("appid", "secret")
 
     def __init__(
         self,
@@ -75,7 +78,14 @@ class _SecretToken(RefreshingToken):
         settings: RefreshSettings | None = None,
         metrics: MetricsHook | None = None,
     ) -> None:
-        """The cache key holds the id and a fingerprint of the secret, never the secret."""
+        """The cache key holds the id and a fingerprint of the secret, never the secret.
+
+        Raises:
+            InvalidArgumentError: the id or the secret is not a non-empty str.
+        """
+        id_name, secret_name = self._argument_names
+        text(id_name, owner_id, allow_blank=False)
+        text(secret_name, secret, allow_blank=False)
         super().__init__(
             key=f"{self._kind}:{owner_id}:{secret_fingerprint(secret)}",
             store=store,
@@ -103,6 +113,9 @@ class AccessToken(_OfficialAccountToken):
 
     ``AccessToken(appid, secret, transport=..., store=...)``: fetch through the
     transport, share through the store (memory by default).
+
+    Raises:
+        InvalidArgumentError: ``appid`` or ``secret`` is not a non-empty str.
     """
 
     _kind = "access_token"
@@ -140,7 +153,11 @@ class StableAccessToken(_OfficialAccountToken):
         settings: RefreshSettings | None = None,
         metrics: MetricsHook | None = None,
     ) -> None:
-        """Fetch through ``transport``; share through ``store`` (memory by default)."""
+        """Fetch through ``transport``; share through ``store`` (memory by default).
+
+        Raises:
+            InvalidArgumentError: ``appid`` or ``secret`` is not a non-empty str.
+        """
         super().__init__(
             appid, secret, transport=transport, store=store, settings=settings, metrics=metrics
         )
@@ -190,9 +207,13 @@ class WorkAccessToken(_SecretToken):
 
     ``WorkAccessToken(corp_id, corp_secret, transport=..., store=...)``; two apps
     of one corp have different secrets and so never share a cached token.
+
+    Raises:
+        InvalidArgumentError: ``corp_id`` or ``corp_secret`` is not a non-empty str.
     """
 
     _kind = "work_token"
+    _argument_names = ("corp_id", "corp_secret")
 
     @property
     def corp_id(self) -> str:

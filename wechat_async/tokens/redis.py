@@ -49,7 +49,12 @@ class RedisTokenStore:
     """Token store on ``redis.asyncio.Redis`` or ``RedisCluster``, shared across processes."""
 
     def __init__(self, redis: Redis | RedisCluster, *, prefix: str = "wechat_async") -> None:
-        """Use ``redis`` (its connection pool is the caller's) under ``prefix``."""
+        """Use ``redis`` (its connection pool is the caller's) under ``prefix``.
+
+        Raises:
+            ConfigurationError: ``prefix`` is empty or contains a brace (it would break the hash
+                tag).
+        """
         if not prefix or "{" in prefix or "}" in prefix:
             raise ConfigurationError("prefix must be non-empty and free of braces")
         self._redis = redis
@@ -71,7 +76,11 @@ class RedisTokenStore:
         return f"{self._prefix}:{{{key}}}:lock"
 
     async def load(self, key: str) -> StoredToken | None:
-        """Read the token hash in one round trip."""
+        """Read the token hash in one round trip.
+
+        Raises:
+            TokenStoreUnavailableError: Redis could not be reached or answered with an error.
+        """
         raw = await self._call(self._redis.hmget(self.token_key(key), ["value", "expires_at"]))
         value, expires_at = raw
         if value is None or expires_at is None:
@@ -79,7 +88,11 @@ class RedisTokenStore:
         return StoredToken(_text(value), float(_text(expires_at)))
 
     async def acquire(self, key: str, ttl: float) -> Lease | None:
-        """SET NX PX with a random owner value."""
+        """SET NX PX with a random owner value.
+
+        Raises:
+            TokenStoreUnavailableError: Redis could not be reached or answered with an error.
+        """
         lease = Lease.new()
         ok = await self._call(
             self._redis.set(self.lock_key(key), lease.owner, nx=True, px=max(1, int(ttl * 1000)))
@@ -87,7 +100,11 @@ class RedisTokenStore:
         return lease if ok else None
 
     async def save(self, key: str, token: StoredToken, lease: Lease) -> bool:
-        """Fenced write: only while the lock still holds ``lease``'s owner value."""
+        """Fenced write: only while the lock still holds ``lease``'s owner value.
+
+        Raises:
+            TokenStoreUnavailableError: Redis could not be reached or answered with an error.
+        """
         ttl_ms = max(1, int((token.expires_at - time.time()) * 1000))
         result = await self._call(
             self._save(
@@ -98,11 +115,19 @@ class RedisTokenStore:
         return bool(result)
 
     async def release(self, key: str, lease: Lease) -> None:
-        """Compare-and-delete the lock."""
+        """Compare-and-delete the lock.
+
+        Raises:
+            TokenStoreUnavailableError: Redis could not be reached or answered with an error.
+        """
         await self._call(self._release(keys=[self.lock_key(key)], args=[lease.owner]))
 
     async def delete_if(self, key: str, value: str) -> bool:
-        """Compare-and-delete the token."""
+        """Compare-and-delete the token.
+
+        Raises:
+            TokenStoreUnavailableError: Redis could not be reached or answered with an error.
+        """
         result = await self._call(self._delete_if(keys=[self.token_key(key)], args=[value]))
         return bool(result)
 
@@ -111,17 +136,29 @@ class RedisTokenStore:
         return f"{self._prefix}:{{{key}}}:secret"
 
     async def get_secret(self, key: str) -> str | None:
-        """GET the credential."""
+        """GET the credential.
+
+        Raises:
+            TokenStoreUnavailableError: Redis could not be reached or answered with an error.
+        """
         value = await self._call(self._redis.get(self.secret_key(key)))
         return None if value is None else _text(value)
 
     async def set_secret(self, key: str, value: str, ttl: float | None = None) -> None:
-        """SET the credential, with PX when ``ttl`` is given."""
+        """SET the credential, with PX when ``ttl`` is given.
+
+        Raises:
+            TokenStoreUnavailableError: Redis could not be reached or answered with an error.
+        """
         px = None if ttl is None else max(1, int(ttl * 1000))
         await self._call(self._redis.set(self.secret_key(key), value, px=px))
 
     async def delete_secret(self, key: str) -> None:
-        """DEL the credential."""
+        """DEL the credential.
+
+        Raises:
+            TokenStoreUnavailableError: Redis could not be reached or answered with an error.
+        """
         await self._call(self._redis.delete(self.secret_key(key)))
 
     @staticmethod

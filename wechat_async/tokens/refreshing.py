@@ -37,6 +37,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TypeGuard
 
+from wechat_async._validate import text
 from wechat_async.errors import ConfigurationError, TokenUnavailableError
 from wechat_async.observability import MetricsHook, emit
 from wechat_async.tokens.store import (
@@ -53,7 +54,12 @@ log = logging.getLogger("wechat_async.tokens")
 
 @dataclass(frozen=True, slots=True)
 class RefreshSettings:
-    """Timing of a refreshing token provider; every wait is bounded by these."""
+    """Timing of a refreshing token provider; every wait is bounded by these.
+
+    Raises:
+        ConfigurationError: ``lock_ttl`` is shorter than ``fetch_timeout``, or ``wait_timeout``
+            does not exceed ``lock_ttl``.
+    """
 
     refresh_margin: float = 300.0
     """Refresh in the background once less than this many seconds of life remain."""
@@ -85,6 +91,10 @@ class RefreshSettings:
             raise ConfigurationError("wait_timeout must exceed lock_ttl to allow a takeover")
 
 
+DEFAULT_SETTINGS = RefreshSettings()
+"""The settings a provider uses when given none (frozen, so one instance serves all)."""
+
+
 class RefreshingToken(ABC):
     """Base of providers that fetch tokens upstream; subclasses implement ``_fetch``."""
 
@@ -96,11 +106,15 @@ class RefreshingToken(ABC):
         settings: RefreshSettings | None = None,
         metrics: MetricsHook | None = None,
     ) -> None:
-        """``key`` names the token in the store and must not contain a secret."""
-        self.key = key
+        """``key`` names the token in the store and must not contain a secret.
+
+        Raises:
+            InvalidArgumentError: ``key`` is not a non-empty str.
+        """
+        self.key = text("key", key)
         self._store: TokenStore = store if store is not None else MemoryTokenStore()
         self._fallback = MemoryTokenStore()
-        self._settings = settings or RefreshSettings()
+        self._settings = settings or DEFAULT_SETTINGS
         self._metrics = metrics
         self._l1: StoredToken | None = None
         self._l1_fresh_until = 0.0  # monotonic: serve L1 without a store read until then
@@ -118,12 +132,24 @@ class RefreshingToken(ABC):
 
     @abstractmethod
     async def _fetch(self) -> tuple[str, float]:
-        """Fetch a new token upstream: ``(token, expires_in_seconds)``."""
+        """Fetch a new token upstream: ``(token, expires_in_seconds)``.
+
+        Raises:
+            APIError: the token endpoint refused, e.g. `InvalidCredentialError` for a wrong secret.
+            TransportError: the token endpoint gave no usable answer.
+        """
 
     # -- get -----------------------------------------------------------------------
 
     async def get(self) -> str:
-        """Return a usable access token, fetching at most once across all callers."""
+        """Return a usable access token, fetching at most once across all callers.
+
+        Raises:
+            TokenUnavailableError: no token within ``wait_timeout``, a fetch over
+                ``fetch_timeout``, or (with ``strict``) the store unreachable.
+            APIError: the token endpoint refused, e.g. `InvalidCredentialError` for a wrong secret.
+            TransportError: the token endpoint gave no usable answer.
+        """
         l1 = self._l1
         if l1 is not None:
             now = time.monotonic()
@@ -295,7 +321,11 @@ class RefreshingToken(ABC):
     # -- invalidate -------------------------------------------------------------------
 
     async def invalidate(self, token: str) -> None:
-        """Forget ``token`` if it is still current; concurrent calls share one round trip."""
+        """Forget ``token`` if it is still current; concurrent calls share one round trip.
+
+        Raises:
+            TokenUnavailableError: with ``strict``, the store could not be reached.
+        """
         l1 = self._l1
         if token == self._last_invalidated or (l1 is not None and l1.value != token):
             return  # already handled, or this process has moved on to a newer token

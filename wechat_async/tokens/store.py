@@ -57,35 +57,67 @@ class TokenStore(Protocol):
     """The operations a token provider needs; every one is a single round trip."""
 
     async def load(self, key: str) -> StoredToken | None:
-        """Return the stored token for ``key``, or None."""
+        """Return the stored token for ``key``, or None.
+
+        Raises:
+            TokenStoreUnavailableError: the store could not be reached.
+        """
         ...
 
     async def acquire(self, key: str, ttl: float) -> Lease | None:
-        """Take the refresh lock for ``ttl`` seconds; None while someone else holds it."""
+        """Take the refresh lock for ``ttl`` seconds; None while someone else holds it.
+
+        Raises:
+            TokenStoreUnavailableError: the store could not be reached.
+        """
         ...
 
     async def save(self, key: str, token: StoredToken, lease: Lease) -> bool:
-        """Store ``token`` only while ``lease`` still holds the lock; say whether it did."""
+        """Store ``token`` only while ``lease`` still holds the lock; say whether it did.
+
+        Raises:
+            TokenStoreUnavailableError: the store could not be reached.
+        """
         ...
 
     async def release(self, key: str, lease: Lease) -> None:
-        """Drop the lock if ``lease`` still holds it."""
+        """Drop the lock if ``lease`` still holds it.
+
+        Raises:
+            TokenStoreUnavailableError: the store could not be reached.
+        """
         ...
 
     async def delete_if(self, key: str, value: str) -> bool:
-        """Delete the token only if it is still ``value``; say whether it did."""
+        """Delete the token only if it is still ``value``; say whether it did.
+
+        Raises:
+            TokenStoreUnavailableError: the store could not be reached.
+        """
         ...
 
     async def get_secret(self, key: str) -> str | None:
-        """Return a stored credential that is not itself a token (a ticket, a refresh token)."""
+        """Return a stored credential that is not itself a token (a ticket, a refresh token).
+
+        Raises:
+            TokenStoreUnavailableError: the store could not be reached.
+        """
         ...
 
     async def set_secret(self, key: str, value: str, ttl: float | None = None) -> None:
-        """Store a credential for ``ttl`` seconds (None: until replaced)."""
+        """Store a credential for ``ttl`` seconds (None: until replaced).
+
+        Raises:
+            TokenStoreUnavailableError: the store could not be reached.
+        """
         ...
 
     async def delete_secret(self, key: str) -> None:
-        """Forget a credential that is known to be dead (an authorization withdrawn)."""
+        """Forget a credential that is known to be dead (an authorization withdrawn).
+
+        Raises:
+            TokenStoreUnavailableError: the store could not be reached.
+        """
         ...
 
 
