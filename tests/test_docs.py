@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import inspect
+import pkgutil
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+import wechat_async
 from wechat_async import MessageCrypto, WeCom
 from wechat_async.testing import FakeWeChat
 
@@ -157,3 +159,15 @@ def test_every_python_block_in_the_guides_runs() -> None:
         assert fences == len(blocks(path)), (
             f"{path.name}: a python block without a docs-test marker"
         )
+
+
+def test_every_public_module_is_in_the_api_reference() -> None:
+    rendered: set[str] = set()
+    for page in (ROOT / "docs" / "reference").glob("*.md"):
+        rendered.update(re.findall(r"^::: ([\w.]+)\s*$", page.read_text("utf-8"), re.MULTILINE))
+    public = {
+        info.name
+        for info in pkgutil.walk_packages(wechat_async.__path__, "wechat_async.")
+        if not any(part.startswith("_") for part in info.name.split("."))
+    }
+    assert public - rendered == set(), "public modules missing from docs/reference/*.md"

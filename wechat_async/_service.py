@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from wechat_async.transport import Host
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import AsyncIterator, Mapping
+
+    import httpx
 
     from wechat_async.tokens.base import TokenProvider
     from wechat_async.transport import Files, Transport
@@ -35,6 +38,16 @@ class Service:
     async def _get(
         self, path: str, params: Mapping[str, str | int] | None = None
     ) -> dict[str, Any]:
+        """GET ``path`` with the service's token; what every service method raises.
+
+        The transport's `ConfigurationError` cannot happen here: the path and
+        host are the service's own constants.
+
+        Raises:
+            APIError: WeChat answered with a non-zero errcode.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         return await self._transport.request(
             "GET", path, host=self.host, token=self._token, params=params
         )
@@ -47,6 +60,13 @@ class Service:
         params: Mapping[str, str | int] | None = None,
         files: Files | None = None,
     ) -> dict[str, Any]:
+        """POST ``body`` (or ``files``) to ``path``; raises what `_get` raises.
+
+        Raises:
+            APIError: WeChat answered with a non-zero errcode.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         return await self._transport.request(
             "POST",
             path,
@@ -56,3 +76,19 @@ class Service:
             json=body if files is None else None,
             files=files,
         )
+
+    @contextlib.asynccontextmanager
+    async def _stream(
+        self, path: str, params: Mapping[str, str | int] | None = None
+    ) -> AsyncIterator[httpx.Response]:
+        """GET ``path`` and yield the response with its body unread (downloads).
+
+        Raises:
+            APIError: WeChat answered with a non-zero errcode.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
+        async with self._transport.stream(
+            "GET", path, host=self.host, token=self._token, params=params
+        ) as response:
+            yield response

@@ -41,6 +41,11 @@ def parse_xml(body: bytes | str) -> dict[str, Any]:
     A leaf element becomes its text (CDATA or not); an element with children
     becomes a dict; an element name seen twice among siblings becomes a list
     (``<Item>`` in news articles). Attributes are ignored: WeChat sends none.
+
+    Raises:
+        MessageParseError: the body is not well-formed XML, nests deeper than `MAX_DEPTH`, or
+            declares a DTD or entity (`ForbiddenXmlError`).
+        MessageTooLargeError: the body is longer than `MAX_SIZE`.
     """
     _bounded(body)
     try:
@@ -87,7 +92,12 @@ def parse_xml(body: bytes | str) -> dict[str, Any]:
 
 
 def parse_json(body: bytes | str) -> dict[str, Any]:
-    """Parse a JSON callback payload that must be an object."""
+    """Parse a JSON callback payload that must be an object.
+
+    Raises:
+        MessageParseError: the body is not a JSON object.
+        MessageTooLargeError: the body is longer than `MAX_SIZE`.
+    """
     try:
         document = json.loads(_bounded(body))
     except (ValueError, RecursionError) as exc:

@@ -319,7 +319,12 @@ class KfConsumer:
         poll_interval: float = 60.0,
         metrics: MetricsHook | None = None,
     ) -> None:
-        """Configure; nothing starts before ``async with``."""
+        """Configure; nothing starts before ``async with``.
+
+        Raises:
+            ConfigurationError: ``prefix`` is empty or holds a brace, a duration is not positive,
+                ``max_attempts`` is below 1, or ``limit`` is outside 1-1000.
+        """
         if not prefix or "{" in prefix or "}" in prefix:
             raise ConfigurationError("prefix must be non-empty and free of braces")
         if lease_ttl <= 0 or dedup_window <= 0 or poll_interval <= 0:

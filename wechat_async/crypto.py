@@ -320,7 +320,15 @@ class MessageCrypto:
         max_message_size: int = _DEFAULT_MAX_MESSAGE,
         max_age: float | None = None,
     ) -> None:
-        """Check the key at once: a bad EncodingAESKey raises IllegalAesKeyError."""
+        """Check the key at once: a bad EncodingAESKey raises IllegalAesKeyError.
+
+        Raises:
+            SignatureInputError: ``token`` is empty or not a str.
+            IllegalAesKeyError: ``encoding_aes_key`` is not 43 base64 characters.
+            ReceiveIdMismatchError: ``receive_id`` is neither a str nor None.
+            IllegalBufferError: ``max_message_size`` is not a positive int.
+            StaleTimestampError: ``max_age`` is not positive and finite.
+        """
         if not isinstance(token, str) or not token:
             raise SignatureInputError("token must be a non-empty str")
         try:
@@ -359,7 +367,11 @@ class MessageCrypto:
     # -- signing ---------------------------------------------------------------
 
     def sign(self, timestamp: str | int, nonce: str | int, encrypt: str) -> str:
-        """SHA1 hex digest over token, timestamp, nonce and encrypt, sorted."""
+        """SHA1 hex digest over token, timestamp, nonce and encrypt, sorted.
+
+        Raises:
+            SignatureInputError: an argument is not text (``timestamp`` and ``nonce`` may be ints).
+        """
         if not isinstance(encrypt, str):
             raise SignatureInputError(f"encrypt must be a str, got {type(encrypt).__name__}")
         try:
@@ -422,13 +434,36 @@ class MessageCrypto:
 
         WeChat sends ``GET ?msg_signature=&timestamp=&nonce=&echostr=`` when a
         callback URL is saved; the endpoint must answer with the decrypted text.
+
+        Raises:
+            InvalidSignatureError: ``msg_signature`` does not match (checked first, in constant
+                time).
+            StaleTimestampError: the signed timestamp is outside ``max_age``.
+            SignatureInputError: ``timestamp`` or ``nonce`` is neither a str nor an int.
+            DecodeBase64Error: the ciphertext is not a str of valid base64.
+            DecryptError: the ciphertext is not whole AES blocks or its padding is invalid.
+            IllegalBufferError: the decrypted length field is malformed; `MessageTooLargeError`
+                when the message exceeds ``max_message_size``.
+            ReceiveIdMismatchError: the message was sealed for another receive id.
         """
         return self._decode_text(self.decrypt(echostr, msg_signature, timestamp, nonce))
 
     def decrypt(
         self, encrypt: str, msg_signature: str, timestamp: str | int, nonce: str | int
     ) -> bytes:
-        """Verify the signature over ``encrypt`` and return the decrypted message."""
+        """Verify the signature over ``encrypt`` and return the decrypted message.
+
+        Raises:
+            InvalidSignatureError: ``msg_signature`` does not match (checked first, in constant
+                time).
+            StaleTimestampError: the signed timestamp is outside ``max_age``.
+            SignatureInputError: ``timestamp`` or ``nonce`` is neither a str nor an int.
+            DecodeBase64Error: the ciphertext is not a str of valid base64.
+            DecryptError: the ciphertext is not whole AES blocks or its padding is invalid.
+            IllegalBufferError: the decrypted length field is malformed; `MessageTooLargeError`
+                when the message exceeds ``max_message_size``.
+            ReceiveIdMismatchError: the message was sealed for another receive id.
+        """
         if not isinstance(encrypt, str):
             raise DecodeBase64Error(f"encrypt must be a str, got {type(encrypt).__name__}")
         try:
@@ -440,7 +475,22 @@ class MessageCrypto:
     def decrypt_xml(
         self, body: bytes | str, msg_signature: str, timestamp: str | int, nonce: str | int
     ) -> bytes:
-        """Decrypt the ``<xml><Encrypt>…</Encrypt>…</xml>`` envelope of a POSTed callback."""
+        """Decrypt the ``<xml><Encrypt>…</Encrypt>…</xml>`` envelope of a POSTed callback.
+
+        Raises:
+            MessageParseError: the body is not bytes or text, or carries no single Encrypt field;
+                `ForbiddenXmlError` for a DOCTYPE or ENTITY declaration.
+            MessageTooLargeError: the envelope is larger than the message bound allows.
+            InvalidSignatureError: ``msg_signature`` does not match (checked first, in constant
+                time).
+            StaleTimestampError: the signed timestamp is outside ``max_age``.
+            SignatureInputError: ``timestamp`` or ``nonce`` is neither a str nor an int.
+            DecodeBase64Error: the ciphertext is not a str of valid base64.
+            DecryptError: the ciphertext is not whole AES blocks or its padding is invalid.
+            IllegalBufferError: the decrypted length field is malformed; `MessageTooLargeError`
+                when the message exceeds ``max_message_size``.
+            ReceiveIdMismatchError: the message was sealed for another receive id.
+        """
         data = self._envelope_bytes(body)
         encrypt = _fast_encrypt(data)
         if encrypt is None:
@@ -450,7 +500,21 @@ class MessageCrypto:
     def decrypt_json(
         self, body: bytes | str, msg_signature: str, timestamp: str | int, nonce: str | int
     ) -> bytes:
-        """Decrypt the ``{"Encrypt": …}`` envelope (``"encrypt"`` in WeCom bot callbacks)."""
+        """Decrypt the ``{"Encrypt": …}`` envelope (``"encrypt"`` in WeCom bot callbacks).
+
+        Raises:
+            MessageParseError: the body is not a JSON object with one string Encrypt field.
+            MessageTooLargeError: the envelope is larger than the message bound allows.
+            InvalidSignatureError: ``msg_signature`` does not match (checked first, in constant
+                time).
+            StaleTimestampError: the signed timestamp is outside ``max_age``.
+            SignatureInputError: ``timestamp`` or ``nonce`` is neither a str nor an int.
+            DecodeBase64Error: the ciphertext is not a str of valid base64.
+            DecryptError: the ciphertext is not whole AES blocks or its padding is invalid.
+            IllegalBufferError: the decrypted length field is malformed; `MessageTooLargeError`
+                when the message exceeds ``max_message_size``.
+            ReceiveIdMismatchError: the message was sealed for another receive id.
+        """
         data = self._envelope_bytes(body)
         try:
             document = json.loads(data)
@@ -549,6 +613,11 @@ class MessageCrypto:
 
         Pass ``random_prefix`` (16 bytes) only for deterministic tests: by
         default it comes from the OS's secure random source.
+
+        Raises:
+            EncryptError: ``plaintext`` is not bytes or text, or ``random_prefix`` is not 16 bytes.
+            MessageTooLargeError: ``plaintext`` exceeds ``max_message_size``.
+            SignatureInputError: ``timestamp`` or ``nonce`` is neither a str nor an int.
         """
         if isinstance(plaintext, str):
             try:

@@ -34,7 +34,11 @@ class OutgoingMessage:
 def message_body(
     message: OutgoingMessage, allowed: tuple[type[OutgoingMessage], ...], endpoint: str
 ) -> dict[str, Any]:
-    """``{"msgtype": …, <msgtype>: …}`` for ``message``, if ``endpoint`` takes its type."""
+    """``{"msgtype": …, <msgtype>: …}`` for ``message``, if ``endpoint`` takes its type.
+
+    Raises:
+        InvalidArgumentError: ``endpoint`` does not send messages of this type.
+    """
     if not isinstance(message, allowed):
         names = ", ".join(sorted(cls.msgtype for cls in allowed))
         raise InvalidArgumentError(
@@ -45,7 +49,11 @@ def message_body(
 
 @attrs.frozen
 class Text(OutgoingMessage):
-    """A text message."""
+    """A text message.
+
+    Raises:
+        InvalidArgumentError: ``content`` is not a non-empty str.
+    """
 
     msgtype: ClassVar[str] = "text"
     content: str = attrs.field(validator=non_empty)
@@ -53,7 +61,11 @@ class Text(OutgoingMessage):
 
 @attrs.frozen
 class Image(OutgoingMessage):
-    """An image, by the media_id that Media.upload returned."""
+    """An image, by the media_id that Media.upload returned.
+
+    Raises:
+        InvalidArgumentError: ``media_id`` is not a non-empty str.
+    """
 
     msgtype: ClassVar[str] = "image"
     media_id: str = attrs.field(validator=non_empty)
@@ -61,7 +73,11 @@ class Image(OutgoingMessage):
 
 @attrs.frozen
 class Voice(OutgoingMessage):
-    """A voice message (AMR), by media_id."""
+    """A voice message (AMR), by media_id.
+
+    Raises:
+        InvalidArgumentError: ``media_id`` is not a non-empty str.
+    """
 
     msgtype: ClassVar[str] = "voice"
     media_id: str = attrs.field(validator=non_empty)

@@ -223,6 +223,10 @@ class Hosts:
     ``official_standby`` are WeChat's documented alternative entry points for
     api.weixin.qq.com, in failover order: the general disaster-recovery domain
     (api2), then Shanghai, Shenzhen and Hong Kong. WeCom has none.
+
+    Raises:
+        ConfigurationError: a base URL does not start with https:// or http://, or carries a query
+            or fragment.
     """
 
     official: str = "https://api.weixin.qq.com"
@@ -266,6 +270,10 @@ class RetryPolicy:
 
     Subclass and override `should_retry` or `delay` to change the
     decision or the backoff; `no_wait` makes every pause zero for tests.
+
+    Raises:
+        ConfigurationError: ``attempts`` is below 1, a delay is negative, ``deadline`` is not
+            positive, or ``jitter`` is not "full" or "equal".
     """
 
     attempts: int = 3
@@ -420,7 +428,12 @@ class Transport:
         metrics: MetricsHook | None = None,
         max_in_flight: int = 100,
     ) -> None:
-        """Set up the transport; nothing is sent until the first call."""
+        """Set up the transport; nothing is sent until the first call.
+
+        Raises:
+            ConfigurationError: ``timeout`` is not positive or ``max_in_flight`` is not an int of
+                at least 1.
+        """
         if not timeout > 0:
             raise ConfigurationError(f"timeout must be positive, got {timeout!r}")
         if (
@@ -486,11 +499,21 @@ class Transport:
         ``component_access_token``). ``json`` is sent as UTF-8 JSON; ``files``
         and ``data`` as a multipart or form body.
 
-        Raises the `APIError` subclass for a
-        non-zero errcode, a `TransportError` when
-        no usable answer came back. A rejected token is invalidated and the
-        call sent once more with a fresh one; that re-send has its own
-        attempts but shares the call's deadline.
+        A rejected token is invalidated and the call sent once more with a
+        fresh one; that re-send has its own attempts but shares the call's
+        deadline. Retries follow the transport's `RetryPolicy`.
+
+        Raises:
+            ConfigurationError: ``host`` is not a `Host`, ``path`` carries a
+                host or query, or ``json`` is given with ``files``/``data``.
+            APIError: WeChat answered with a non-zero errcode; the subclass
+                names the kind (`InvalidTokenError` after the one re-send,
+                `RateLimitError`, ...).
+            TransportError: no usable answer came back: `ConnectError`,
+                `RequestTimeoutError` (also when the deadline is spent),
+                `HTTPStatusError`, or `InvalidResponseError` for a body that
+                is not a JSON object.
+            TokenUnavailableError: ``token`` could not hand out a token in time.
         """
         return await self._call(
             method,
@@ -522,6 +545,12 @@ class Transport:
 
         A JSON or text answer carrying a non-zero errcode still raises its
         `APIError`.
+
+        Raises:
+            ConfigurationError: as for `request`.
+            APIError: the answer is JSON with a non-zero errcode.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: ``token`` could not hand out a token in time.
         """
         return await self._call(
             method,
@@ -557,6 +586,12 @@ class Transport:
         text answer (WeChat's error shape) is read and mapped before the yield.
         The call's deadline does not limit reading the body; the per-read
         ``timeout`` does.
+
+        Raises:
+            ConfigurationError: as for `request`.
+            APIError: the answer is JSON with a non-zero errcode.
+            TransportError: no usable answer came back before the yield.
+            TokenUnavailableError: ``token`` could not hand out a token in time.
         """
         response = await self._call(
             method,

@@ -148,6 +148,13 @@ class Custom(Service):
         and ``_``; the account's WeChat ID ≤ 30 characters); ``nickname`` at
         most 16 characters. An account holds at most 100 of them, and needs a
         WeChat ID set first.
+
+        Raises:
+            InvalidArgumentError: ``kf_account`` is not ``prefix@wechat_id`` (prefix ≤ 10 of
+                ``[A-Za-z0-9_]``, WeChat ID ≤ 30), or ``nickname`` is blank or over 16 characters.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         body = {
             "kf_account": _kf_account(kf_account, new=True),
@@ -156,7 +163,15 @@ class Custom(Service):
         await self._post("customservice/kfaccount/add", body)
 
     async def update_kf_account(self, kf_account: str, nickname: str) -> None:
-        """POST customservice/kfaccount/update: rename an account (nickname ≤ 16 characters)."""
+        """POST customservice/kfaccount/update: rename an account (nickname ≤ 16 characters).
+
+        Raises:
+            InvalidArgumentError: ``kf_account`` is not of the form ``prefix@wechat_id``, or
+                ``nickname`` is blank or over 16 characters.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         body = {
             "kf_account": _kf_account(kf_account),
             "nickname": text("nickname", nickname, max_chars=_MAX_NICKNAME, allow_blank=False),
@@ -164,16 +179,35 @@ class Custom(Service):
         await self._post("customservice/kfaccount/update", body)
 
     async def del_kf_account(self, kf_account: str) -> None:
-        """POST customservice/kfaccount/del: delete an account."""
+        """POST customservice/kfaccount/del: delete an account.
+
+        Raises:
+            InvalidArgumentError: ``kf_account`` is not of the form ``prefix@wechat_id``.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         await self._post("customservice/kfaccount/del", {"kf_account": _kf_account(kf_account)})
 
     async def get_kf_list(self) -> list[KfInfo]:
-        """GET cgi-bin/customservice/getkflist: every account, bound or invited."""
+        """GET cgi-bin/customservice/getkflist: every account, bound or invited.
+
+        Raises:
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         path = "cgi-bin/customservice/getkflist"
         return structure(await self._get(path), _KfList, path).kf_list
 
     async def get_kf_online_list(self) -> list[KfOnlineInfo]:
-        """GET cgi-bin/customservice/getonlinekflist: the accounts online now."""
+        """GET cgi-bin/customservice/getonlinekflist: the accounts online now.
+
+        Raises:
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         path = "cgi-bin/customservice/getonlinekflist"
         return structure(await self._get(path), _KfOnlineList, path).kf_online_list
 
@@ -182,6 +216,13 @@ class Custom(Service):
 
         The invitee confirms in WeChat; the invitation shows in
         `get_kf_list` until then.
+
+        Raises:
+            InvalidArgumentError: ``kf_account`` is not of the form ``prefix@wechat_id``, or
+                ``invite_wx`` is empty.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         body = {"kf_account": _kf_account(kf_account), "invite_wx": text("invite_wx", invite_wx)}
         await self._post("customservice/kfaccount/inviteworker", body)
@@ -201,6 +242,13 @@ class Custom(Service):
         Documented: at most 5 MB (checked when the size is known); JPG, 640×640
         shows best. ``filename`` defaults to the path's or file's name, else
         ``"upload"``: pass one ending in ``.jpg`` for bytes.
+
+        Raises:
+            InvalidArgumentError: ``kf_account`` is not of the form ``prefix@wechat_id``, ``file``
+                is not a path, bytes or binary file object, or its known size is 0 or over 5 MB.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         path = "customservice/kfaccount/uploadheadimg"
         params = {"kf_account": _kf_account(kf_account)}
@@ -222,6 +270,13 @@ class Custom(Service):
         that account's nickname and avatar; without, it comes from the
         Official Account itself. WeChat allows it only within a window after
         the customer's last action (48 hours after a message).
+
+        Raises:
+            InvalidArgumentError: ``touser`` is empty, ``message`` is not one of
+                `SEND_MSG_TYPES`, or ``kf_account`` is not of the form ``prefix@wechat_id``.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         path = "cgi-bin/message/custom/send"
         body: dict[str, Any] = {"touser": text("touser", touser)}
@@ -235,6 +290,12 @@ class Custom(Service):
 
         WeChat needs a message exchange with the customer in the last 30
         seconds, and refuses a second ``Typing`` while one is showing (45081).
+
+        Raises:
+            InvalidArgumentError: ``touser`` is empty or ``typing`` is not a bool.
+            APIError: WeChat refused the call, e.g. 45081 while a ``Typing`` is already showing.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         if not isinstance(typing, bool):
             raise InvalidArgumentError("typing", "must be True (Typing) or False (CancelTyping)")
@@ -247,12 +308,27 @@ class Custom(Service):
         """POST customservice/kfsession/create: put the customer in a session with the account.
 
         The account must be bound to a WeChat user and online.
+
+        Raises:
+            InvalidArgumentError: ``kf_account`` is not of the form ``prefix@wechat_id``, or
+                ``openid`` is empty.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         body = {"kf_account": _kf_account(kf_account), "openid": text("openid", openid)}
         await self._post("customservice/kfsession/create", body)
 
     async def close_kf_session(self, kf_account: str, openid: str) -> None:
-        """POST customservice/kfsession/close: end the customer's session with the account."""
+        """POST customservice/kfsession/close: end the customer's session with the account.
+
+        Raises:
+            InvalidArgumentError: ``kf_account`` is not of the form ``prefix@wechat_id``, or
+                ``openid`` is empty.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         body = {"kf_account": _kf_account(kf_account), "openid": text("openid", openid)}
         await self._post("customservice/kfsession/close", body)
 
@@ -260,19 +336,38 @@ class Custom(Service):
         """GET customservice/kfsession/getsession: the customer's session, if any.
 
         ``kf_account`` is empty when the customer is in no session.
+
+        Raises:
+            InvalidArgumentError: ``openid`` is empty.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         path = "customservice/kfsession/getsession"
         reply = await self._get(path, {"openid": text("openid", openid)})
         return structure(reply, KfSession, path)
 
     async def get_kf_session_list(self, kf_account: str) -> list[KfSessionItem]:
-        """GET customservice/kfsession/getsessionlist: the account's open sessions."""
+        """GET customservice/kfsession/getsessionlist: the account's open sessions.
+
+        Raises:
+            InvalidArgumentError: ``kf_account`` is not of the form ``prefix@wechat_id``.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         path = "customservice/kfsession/getsessionlist"
         reply = await self._get(path, {"kf_account": _kf_account(kf_account)})
         return structure(reply, _KfSessionList, path).sessionlist
 
     async def get_wait_case_list(self) -> WaitCaseList:
-        """GET customservice/kfsession/getwaitcase: customers waiting (count, first 100)."""
+        """GET customservice/kfsession/getwaitcase: customers waiting (count, first 100).
+
+        Raises:
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         path = "customservice/kfsession/getwaitcase"
         return structure(await self._get(path), WaitCaseList, path)
 
@@ -286,6 +381,13 @@ class Custom(Service):
         ``start_time`` and ``end_time`` are epoch seconds or aware datetimes,
         at most 24 hours apart; ``msgid`` starts at 1 and ``number`` is 1 to
         10000. For longer ranges and all pages use `iter_msg_list`.
+
+        Raises:
+            InvalidArgumentError: a time is neither epoch seconds nor an aware datetime, the window
+                is reversed or over 24 hours, ``msgid`` is below 1, or ``number`` is not 1 to 10000.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         start, end = _time_range(start_time, end_time)
         if end - start > MAX_RECORD_WINDOW:
@@ -310,6 +412,14 @@ class Custom(Service):
         no second is asked for twice. Within a window the first page starts at
         msgid 1 and each next page at the ``msgid`` the previous one returned;
         a page with fewer than ``number`` records ends the window.
+
+        Raises:
+            InvalidArgumentError: a time is neither epoch seconds nor an aware datetime, the range
+                ends before it starts, or ``number`` is not 1 to 10000.
+            APIError: WeChat refused a page request.
+            InvalidResponseError: a full page came back without advancing ``msgid``.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         start, end = _time_range(start_time, end_time)
         integer("number", number, 1, MAX_RECORDS_PER_CALL)
@@ -339,6 +449,11 @@ def parse_kf_event(xml: bytes | str) -> KfSessionEvent:
     become their models; any other ``Event`` an
     `UnknownKfSessionEvent`.
     Malformed XML raises `MessageParseError`.
+
+    Raises:
+        MessageParseError: the XML is malformed, nested over 32 levels deep or declares a
+            DOCTYPE or entity, or a known event has a field of the wrong type.
+        MessageTooLargeError: ``xml`` is over 2**20 bytes (characters, for a str).
     """
     return _event_model(parse_xml(xml))
 

@@ -69,7 +69,11 @@ def _as_tuple(value: object) -> object:
 
 @attrs.frozen
 class Video(OutgoingMessage):
-    """A video, by media_id, with the media_id of its thumbnail and an optional caption."""
+    """A video, by media_id, with the media_id of its thumbnail and an optional caption.
+
+    Raises:
+        InvalidArgumentError: ``media_id`` or ``thumb_media_id`` is empty.
+    """
 
     msgtype: ClassVar[str] = "video"
     media_id: str = attrs.field(validator=non_empty)
@@ -80,7 +84,11 @@ class Video(OutgoingMessage):
 
 @attrs.frozen
 class Music(OutgoingMessage):
-    """A music message: the track's URLs and a thumbnail media_id."""
+    """A music message: the track's URLs and a thumbnail media_id.
+
+    Raises:
+        InvalidArgumentError: ``musicurl``, ``hqmusicurl`` or ``thumb_media_id`` is empty.
+    """
 
     msgtype: ClassVar[str] = "music"
     musicurl: str = attrs.field(validator=non_empty)
@@ -93,7 +101,11 @@ class Music(OutgoingMessage):
 
 @attrs.frozen
 class NewsArticle:
-    """The one article of a `News` message: opens ``url`` when tapped."""
+    """The one article of a `News` message: opens ``url`` when tapped.
+
+    Raises:
+        InvalidArgumentError: ``title`` is empty.
+    """
 
     title: str = attrs.field(validator=non_empty)
     description: str | None = None
@@ -120,6 +132,9 @@ class News(OutgoingMessage):
 
     WeChat takes one article per customer-service news message; more raise
     `InvalidArgumentError` here, before sending.
+
+    Raises:
+        InvalidArgumentError: ``articles`` is not a list of exactly one `NewsArticle`.
     """
 
     msgtype: ClassVar[str] = "news"
@@ -132,7 +147,11 @@ class News(OutgoingMessage):
 
 @attrs.frozen
 class MpNews(OutgoingMessage):
-    """A news message that opens an article page, by the media_id of a draft/material."""
+    """A news message that opens an article page, by the media_id of a draft/material.
+
+    Raises:
+        InvalidArgumentError: ``media_id`` is empty.
+    """
 
     msgtype: ClassVar[str] = "mpnews"
     media_id: str = attrs.field(validator=non_empty)
@@ -140,7 +159,11 @@ class MpNews(OutgoingMessage):
 
 @attrs.frozen
 class MpNewsArticle(OutgoingMessage):
-    """A published article, by the article_id the publishing (发布) endpoints return."""
+    """A published article, by the article_id the publishing (发布) endpoints return.
+
+    Raises:
+        InvalidArgumentError: ``article_id`` is empty.
+    """
 
     msgtype: ClassVar[str] = "mpnewsarticle"
     article_id: str = attrs.field(validator=non_empty)
@@ -148,7 +171,11 @@ class MpNewsArticle(OutgoingMessage):
 
 @attrs.frozen
 class WxCard(OutgoingMessage):
-    """A card or coupon (卡券), by card_id."""
+    """A card or coupon (卡券), by card_id.
+
+    Raises:
+        InvalidArgumentError: ``card_id`` is empty.
+    """
 
     msgtype: ClassVar[str] = "wxcard"
     card_id: str = attrs.field(validator=non_empty)
@@ -156,7 +183,11 @@ class WxCard(OutgoingMessage):
 
 @attrs.frozen
 class MiniProgramPage(OutgoingMessage):
-    """A Mini Program card; the Mini Program must be linked to the Official Account."""
+    """A Mini Program card; the Mini Program must be linked to the Official Account.
+
+    Raises:
+        InvalidArgumentError: ``title``, ``appid``, ``pagepath`` or ``thumb_media_id`` is empty.
+    """
 
     msgtype: ClassVar[str] = "miniprogrampage"
     title: str = attrs.field(validator=non_empty)
@@ -167,7 +198,11 @@ class MiniProgramPage(OutgoingMessage):
 
 @attrs.frozen
 class MsgMenuItem:
-    """One choice of a `MsgMenu`; a tap sends ``content`` back with this ``id``."""
+    """One choice of a `MsgMenu`; a tap sends ``content`` back with this ``id``.
+
+    Raises:
+        InvalidArgumentError: ``id`` or ``content`` is empty.
+    """
 
     id: str = attrs.field(validator=non_empty)
     content: str = attrs.field(validator=non_empty)
@@ -186,6 +221,9 @@ class MsgMenu(OutgoingMessage):
 
     The customer's tap arrives as a text message carrying the item's id
     (``bizmsgmenuid``).
+
+    Raises:
+        InvalidArgumentError: ``items`` is not a non-empty list of `MsgMenuItem`.
     """
 
     msgtype: ClassVar[str] = "msgmenu"

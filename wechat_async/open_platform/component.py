@@ -58,7 +58,7 @@ from wechat_async.open_platform.component_models import (
     UnknownComponentEvent,
 )
 from wechat_async.tokens.providers import parse_token_reply, secret_fingerprint
-from wechat_async.tokens.refreshing import RefreshingToken, RefreshSettings
+from wechat_async.tokens.refreshing import DEFAULT_SETTINGS, RefreshingToken, RefreshSettings
 from wechat_async.tokens.store import (
     MemoryTokenStore,
     StoredToken,
@@ -149,7 +149,14 @@ class ComponentAccessToken(RefreshingToken):
         settings: RefreshSettings | None = None,
         metrics: MetricsHook | None = None,
     ) -> None:
-        """The store key holds the appid and a fingerprint of the secret, never the secret."""
+        """The store key holds the appid and a fingerprint of the secret, never the secret.
+
+        Raises:
+            InvalidArgumentError: ``component_appid`` is not an appid (1 to 64 characters
+                of ``[0-9A-Za-z_-]``), or ``component_appsecret`` is empty.
+        """
+        _appid("component_appid", component_appid)
+        text("component_appsecret", component_appsecret)
         store = store if store is not None else MemoryTokenStore()
         super().__init__(
             key=f"component_token:{component_appid}:{secret_fingerprint(component_appsecret)}",
@@ -203,7 +210,12 @@ class AuthorizerAccessToken(RefreshingToken):
     PATH: Final = "cgi-bin/component/api_authorizer_token"
 
     def __init__(self, component: Component, authorizer_appid: str) -> None:
-        """Fetch through ``component``'s token for the account ``authorizer_appid``."""
+        """Fetch through ``component``'s token for the account ``authorizer_appid``.
+
+        Raises:
+            InvalidArgumentError: ``authorizer_appid`` is not an appid (1 to 64 characters
+                of ``[0-9A-Za-z_-]``).
+        """
         _appid("authorizer_appid", authorizer_appid)
         super().__init__(
             key=_authorizer_token_key(component.component_appid, authorizer_appid),
@@ -271,7 +283,12 @@ class Component:
         settings: RefreshSettings | None = None,
         metrics: MetricsHook | None = None,
     ) -> None:
-        """Check the ids; nothing is sent until the first call."""
+        """Check the ids; nothing is sent until the first call.
+
+        Raises:
+            InvalidArgumentError: ``component_appid`` is not an appid (1 to 64 characters
+                of ``[0-9A-Za-z_-]``), or ``component_appsecret`` is empty.
+        """
         self._appid = _appid("component_appid", component_appid)
         text("component_appsecret", component_appsecret)
         self._transport = transport
@@ -319,7 +336,12 @@ class Component:
         return self._metrics
 
     def authorizer_token(self, authorizer_appid: str) -> AuthorizerAccessToken:
-        """The (cached) `AuthorizerAccessToken` of one authorized account."""
+        """The (cached) `AuthorizerAccessToken` of one authorized account.
+
+        Raises:
+            InvalidArgumentError: ``authorizer_appid`` is not an appid (1 to 64 characters
+                of ``[0-9A-Za-z_-]``).
+        """
         provider = self._authorizers.get(authorizer_appid)
         if provider is None:
             provider = AuthorizerAccessToken(self, authorizer_appid)
@@ -333,7 +355,18 @@ class Component:
         *,
         params: Mapping[str, str | int] | None = None,
     ) -> dict[str, Any]:
-        """POST ``body`` to a component endpoint with component_access_token in the query."""
+        """POST ``body`` to a component endpoint with component_access_token in the query.
+
+        ``path`` is a bare API path such as ``cgi-bin/component/api_query_auth``;
+        query values go in ``params``. The token needs a stored
+        component_verify_ticket (see `ComponentAccessToken`).
+
+        Raises:
+            ConfigurationError: ``path`` carries a host or a query.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         return await self._transport.request(
             "POST",
             path,
@@ -344,18 +377,45 @@ class Component:
             json=dict(body),
         )
 
+    async def _post(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        *,
+        params: Mapping[str, str | int] | None = None,
+    ) -> dict[str, Any]:
+        """`request` for this module's own endpoints, whose paths are constants.
+
+        Raises:
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
+        return await self.request(path, body, params=params)
+
     # -- the authorization event URL ---------------------------------------------------
 
     async def handle_callback(
         self, body: bytes | str, msg_signature: str, timestamp: str | int, nonce: str | int
     ) -> ComponentEvent:
-        """POST <authorization event URL>: verify, decrypt and type an authorization event.
+        """POST `<authorization event URL>`: verify, decrypt and type an authorization event.
 
         A ``component_verify_ticket`` is stored (for 12 hours) before this
         returns, so the next component token fetch uses it. Answer WeChat
         with the plain text ``success``. A bad signature raises
         InvalidSignatureError and nothing is stored; so does a stale
         ``timestamp`` (StaleTimestampError) when the crypto has ``max_age``.
+
+        Raises:
+            InvalidSignatureError: ``msg_signature`` does not match; nothing is stored.
+            StaleTimestampError: the signed ``timestamp`` is outside the crypto's ``max_age``.
+            MessageTooLargeError: the body or the decrypted event is larger than allowed.
+            MessageParseError: the envelope or the event XML is malformed or has an unexpected
+                shape, or a ticket push carries no ticket.
+            CryptoError: the ciphertext does not decrypt (bad base64 or padding, a malformed
+                buffer, another receive id), or ``timestamp`` or ``nonce`` is not a str or int.
+            TokenStoreUnavailableError: the store could not be reached to keep the ticket or
+                to forget a withdrawn authorizer's tokens.
         """
         plaintext = self._crypto.decrypt_xml(body, msg_signature, timestamp, nonce)
         event = _event_model(parse_xml(plaintext))
@@ -390,9 +450,15 @@ class Component:
 
         Each code serves one authorization; it expires after ``expires_in``
         seconds (the docs say 1800; their sample shows 600).
+
+        Raises:
+            APIError: WeChat refused the call.
+            InvalidResponseError: the reply holds no ``pre_auth_code``.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         path = "cgi-bin/component/api_create_preauthcode"
-        reply = await self.request(path, {"component_appid": self._appid})
+        reply = await self._post(path, {"component_appid": self._appid})
         code = reply.get("pre_auth_code")
         if not isinstance(code, str) or not code:
             raise InvalidResponseError("no pre_auth_code in the reply", path)
@@ -417,6 +483,10 @@ class Component:
         ``auth_type`` limits the accounts listed (`AuthType`);
         ``biz_appid`` names the one account that may authorize and wins over
         ``auth_type``.
+
+        Raises:
+            InvalidArgumentError: ``pre_auth_code`` is empty, ``redirect_uri`` is not an
+                http(s):// URL, ``auth_type`` is below 1, or ``biz_appid`` is not an appid.
         """
         params: dict[str, str] = {}
         if mobile:
@@ -441,13 +511,24 @@ class Component:
         Stores the account's authorizer_refresh_token (until replaced) and
         seeds its access token into the store, so
         `authorizer_token` needs no fetch for the next two hours.
+
+        Raises:
+            InvalidArgumentError: ``authorization_code`` is empty, or the reply's
+                ``authorizer_appid`` is not an appid (1 to 64 characters of ``[0-9A-Za-z_-]``).
+            APIError: WeChat refused the call.
+            InvalidResponseError: the reply holds no ``authorization_info`` with an
+                ``authorizer_appid``.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+            TokenStoreUnavailableError: the store could not be reached to keep the
+                authorizer's tokens.
         """
         path = "cgi-bin/component/api_query_auth"
         body = {
             "component_appid": self._appid,
             "authorization_code": text("authorization_code", authorization_code),
         }
-        reply = await self.request(path, body)
+        reply = await self._post(path, body)
         raw = reply.get("authorization_info")
         if not isinstance(raw, dict):
             raise InvalidResponseError("no authorization_info in the reply", path)
@@ -469,7 +550,7 @@ class Component:
     async def _seed(self, key: str, token: StoredToken) -> None:
         # Through the lease like any refresh: if a fetch holds it, that fetch
         # will publish a token of its own, and this one is simply not needed.
-        lease = await self._store.acquire(key, (self._settings or RefreshSettings()).lock_ttl)
+        lease = await self._store.acquire(key, (self._settings or DEFAULT_SETTINGS).lock_ttl)
         if lease is None:
             return
         try:
@@ -478,28 +559,49 @@ class Component:
             await self._store.release(key, lease)
 
     async def get_authorizer_info(self, authorizer_appid: str) -> AuthorizerInfoResult:
-        """POST cgi-bin/component/api_get_authorizer_info: an account's profile and grants."""
+        """POST cgi-bin/component/api_get_authorizer_info: an account's profile and grants.
+
+        Raises:
+            InvalidArgumentError: ``authorizer_appid`` is not an appid (1 to 64 characters
+                of ``[0-9A-Za-z_-]``).
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         path = "cgi-bin/component/api_get_authorizer_info"
         body = {
             "component_appid": self._appid,
             "authorizer_appid": _appid("authorizer_appid", authorizer_appid),
         }
-        return structure(await self.request(path, body), AuthorizerInfoResult, path)
+        return structure(await self._post(path, body), AuthorizerInfoResult, path)
 
     async def get_authorizer_list(self, offset: int = 0, count: int = 500) -> AuthorizerList:
-        """POST cgi-bin/component/api_get_authorizer_list: one page of accounts (count ≤ 500)."""
+        """POST cgi-bin/component/api_get_authorizer_list: one page of accounts (count ≤ 500).
+
+        Raises:
+            InvalidArgumentError: ``offset`` is negative or ``count`` is not 1 to 500.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         path = "cgi-bin/component/api_get_authorizer_list"
         body = {
             "component_appid": self._appid,
             "offset": integer("offset", offset, 0, 2**31 - 1),
             "count": integer("count", count, 1, _MAX_AUTHORIZER_PAGE),
         }
-        return structure(await self.request(path, body), AuthorizerList, path)
+        return structure(await self._post(path, body), AuthorizerList, path)
 
     async def iter_authorizers(self, *, page_size: int = 500) -> AsyncIterator[AuthorizerListItem]:
         """POST cgi-bin/component/api_get_authorizer_list, page after page: every account.
 
         Stops at ``total_count``, or at a page shorter than ``page_size``.
+
+        Raises:
+            InvalidArgumentError: ``page_size`` is not 1 to 500.
+            APIError: WeChat refused a page request.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         integer("page_size", page_size, 1, _MAX_AUTHORIZER_PAGE)
         offset = 0
@@ -518,6 +620,12 @@ class Component:
 
         Options: ``location_report`` (0 off, 1 on entering a chat, 2 every
         5 s), ``voice_recognize`` (0/1), ``customer_service`` (0/1).
+
+        Raises:
+            InvalidArgumentError: ``authorizer_appid`` is not an appid or ``option_name`` is empty.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         path = "cgi-bin/component/api_get_authorizer_option"
         body = {
@@ -525,12 +633,20 @@ class Component:
             "authorizer_appid": _appid("authorizer_appid", authorizer_appid),
             "option_name": text("option_name", option_name),
         }
-        return structure(await self.request(path, body), AuthorizerOption, path)
+        return structure(await self._post(path, body), AuthorizerOption, path)
 
     async def set_authorizer_option(
         self, authorizer_appid: str, option_name: str, option_value: str | int
     ) -> None:
-        """POST cgi-bin/component/api_set_authorizer_option: set one option of an account."""
+        """POST cgi-bin/component/api_set_authorizer_option: set one option of an account.
+
+        Raises:
+            InvalidArgumentError: ``authorizer_appid`` is not an appid, or ``option_name`` or
+                ``option_value`` is empty (an int is sent as its digits, a bool is refused).
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         if isinstance(option_value, int) and not isinstance(option_value, bool):
             option_value = str(option_value)
         body = {
@@ -539,7 +655,7 @@ class Component:
             "option_name": text("option_name", option_name),
             "option_value": text("option_value", option_value),
         }
-        await self.request("cgi-bin/component/api_set_authorizer_option", body)
+        await self._post("cgi-bin/component/api_set_authorizer_option", body)
 
     # -- fast registration of Mini Programs ------------------------------------------------
 
@@ -559,6 +675,13 @@ class Component:
         organization code, 3 business licence number (15 characters). The
         legal person confirms in WeChat; the outcome arrives as a
         `FastRegisterEvent`.
+
+        Raises:
+            InvalidArgumentError: ``code_type`` is not 1 to 3, ``code`` has the wrong length for
+                it, or ``name``, ``code``, a legal person field or ``component_phone`` is empty.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         kind = integer("code_type", code_type, 1, 3)
         checked_code = text("code", code, allow_blank=False)
@@ -575,7 +698,7 @@ class Component:
         phone = optional_text("component_phone", component_phone)
         if phone is not None:
             body["component_phone"] = phone
-        await self.request("cgi-bin/component/fastregisterweapp", body, params={"action": "create"})
+        await self._post("cgi-bin/component/fastregisterweapp", body, params={"action": "create"})
 
     async def get_registration_status(
         self, name: str, legal_persona_wechat: str, legal_persona_name: str
@@ -584,6 +707,13 @@ class Component:
 
         Returns the status for 0 and the two "still checking" codes (89251,
         89252); every other errcode (89250 task not found, ...) is raised.
+
+        Raises:
+            InvalidArgumentError: ``name``, ``legal_persona_wechat`` or ``legal_persona_name``
+                is empty.
+            APIError: WeChat refused the call, e.g. 89250 when no such task exists.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         body = {
             "name": text("name", name, allow_blank=False),
@@ -591,7 +721,7 @@ class Component:
             "legal_persona_name": text("legal_persona_name", legal_persona_name),
         }
         try:
-            reply = await self.request(
+            reply = await self._post(
                 "cgi-bin/component/fastregisterweapp", body, params={"action": "search"}
             )
         except APIError as exc:

@@ -74,7 +74,11 @@ def _mpnews_articles(articles: Iterable[MpNewsArticle]) -> tuple[MpNewsArticle, 
 
 @attrs.frozen
 class TextCard(OutgoingMessage):
-    """A text card: title, description and a link; WeChat labels the button "详情" by default."""
+    """A text card: title, description and a link; WeChat labels the button "详情" by default.
+
+    Raises:
+        InvalidArgumentError: ``title``, ``description`` or ``url`` is not a non-empty string.
+    """
 
     msgtype: ClassVar[str] = "textcard"
     title: str = attrs.field(validator=non_empty)
@@ -85,7 +89,11 @@ class TextCard(OutgoingMessage):
 
 @attrs.frozen
 class NewsArticle:
-    """One article of a `News` message; ``picurl`` is a JPG or PNG link."""
+    """One article of a `News` message; ``picurl`` is a JPG or PNG link.
+
+    Raises:
+        InvalidArgumentError: ``title`` or ``url`` is not a non-empty string.
+    """
 
     title: str = attrs.field(validator=non_empty)
     url: str = attrs.field(validator=non_empty)
@@ -95,7 +103,11 @@ class NewsArticle:
 
 @attrs.frozen
 class News(OutgoingMessage):
-    """A news message: 1 to 8 linked articles."""
+    """A news message: 1 to 8 linked articles.
+
+    Raises:
+        InvalidArgumentError: ``articles`` holds fewer than 1 or more than 8 articles.
+    """
 
     msgtype: ClassVar[str] = "news"
     articles: tuple[NewsArticle, ...] = attrs.field(converter=_news_articles, validator=_articles)
@@ -106,7 +118,12 @@ class News(OutgoingMessage):
 
 @attrs.frozen
 class MpNewsArticle:
-    """One article of an `MpNews` message, stored by WeCom; ``content`` may hold HTML."""
+    """One article of an `MpNews` message, stored by WeCom; ``content`` may hold HTML.
+
+    Raises:
+        InvalidArgumentError: ``title``, ``thumb_media_id`` or ``content`` is not a
+            non-empty string.
+    """
 
     title: str = attrs.field(validator=non_empty)
     thumb_media_id: str = attrs.field(validator=non_empty)
@@ -118,7 +135,11 @@ class MpNewsArticle:
 
 @attrs.frozen
 class MpNews(OutgoingMessage):
-    """An mpnews message: 1 to 8 articles whose bodies WeCom hosts."""
+    """An mpnews message: 1 to 8 articles whose bodies WeCom hosts.
+
+    Raises:
+        InvalidArgumentError: ``articles`` holds fewer than 1 or more than 8 articles.
+    """
 
     msgtype: ClassVar[str] = "mpnews"
     articles: tuple[MpNewsArticle, ...] = attrs.field(
@@ -131,7 +152,11 @@ class MpNews(OutgoingMessage):
 
 @attrs.frozen
 class Markdown(OutgoingMessage):
-    """A markdown message (WeCom's markdown subset)."""
+    """A markdown message (WeCom's markdown subset).
+
+    Raises:
+        InvalidArgumentError: ``content`` is not a non-empty string.
+    """
 
     msgtype: ClassVar[str] = "markdown"
     content: str = attrs.field(validator=non_empty)
@@ -193,6 +218,13 @@ class AppChat(Service):
         them to WeChat, which then picks an owner from ``userlist``.
         ``chatid``, if given, is 1 to 32 letters and digits. A new chat shows
         up in WeCom only once a message has been sent to it.
+
+        Raises:
+            InvalidArgumentError: ``userlist`` is not 2 to 2000 distinct non-empty strings,
+                ``name``/``owner`` is empty, or ``chatid`` is not 1 to 32 letters and digits.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         members = str_list("userlist", userlist)
         distinct = len(set(members))
@@ -224,6 +256,13 @@ class AppChat(Service):
         """POST cgi-bin/appchat/update: rename, change owner, add or remove members.
 
         Only what is given is sent; a chat holds at most 2000 members.
+
+        Raises:
+            InvalidArgumentError: ``chatid`` is not a non-empty string, ``name`` or ``owner``
+                is an empty string, or a user list is not a list of non-empty strings.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         body = {"chatid": text("chatid", chatid), **_name_and_owner(name, owner)}
         if added := str_list("add_user_list", add_user_list):
@@ -233,7 +272,14 @@ class AppChat(Service):
         await self._post(_UPDATE, body)
 
     async def get(self, chatid: str) -> ChatInfo:
-        """GET cgi-bin/appchat/get: a group chat's name, owner and members."""
+        """GET cgi-bin/appchat/get: a group chat's name, owner and members.
+
+        Raises:
+            InvalidArgumentError: ``chatid`` is not a non-empty string.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         answer = await self._get(_GET, {"chatid": text("chatid", chatid)})
         return structure(answer, _Got, _GET).chat_info
 
@@ -244,6 +290,13 @@ class AppChat(Service):
         MpNews or Markdown. ``safe=True`` marks it confidential (sent as
         ``"safe": 1``). Past WeChat's per-member limits (200 a minute, 10000
         a day from one app) messages are dropped without an error.
+
+        Raises:
+            InvalidArgumentError: ``chatid`` is not a non-empty string, or ``message`` is
+                not one of the types listed above.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         body: dict[str, Any] = {"chatid": text("chatid", chatid)}
         body.update(message_body(message, _SENDABLE, "appchat/send"))
@@ -251,13 +304,34 @@ class AppChat(Service):
         await self._post(_SEND, body)
 
     async def send_text(self, chatid: str, content: str, *, safe: bool = False) -> None:
-        """POST cgi-bin/appchat/send: send a text message."""
+        """POST cgi-bin/appchat/send: send a text message.
+
+        Raises:
+            InvalidArgumentError: ``chatid`` or ``content`` is not a non-empty string.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         await self.send(chatid, Text(content), safe=safe)
 
     async def send_image(self, chatid: str, media_id: str, *, safe: bool = False) -> None:
-        """POST cgi-bin/appchat/send: send an image uploaded with Media.upload."""
+        """POST cgi-bin/appchat/send: send an image uploaded with Media.upload.
+
+        Raises:
+            InvalidArgumentError: ``chatid`` or ``media_id`` is not a non-empty string.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         await self.send(chatid, Image(media_id), safe=safe)
 
     async def send_voice(self, chatid: str, media_id: str) -> None:
-        """POST cgi-bin/appchat/send: send an AMR voice message uploaded with Media.upload."""
+        """POST cgi-bin/appchat/send: send an AMR voice message uploaded with Media.upload.
+
+        Raises:
+            InvalidArgumentError: ``chatid`` or ``media_id`` is not a non-empty string.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         await self.send(chatid, Voice(media_id))

@@ -36,6 +36,11 @@ class WeCom:
     With ``redis``, tokens are shared by every process that uses the same
     Redis and prefix; otherwise they live in this process. A transport passed
     in is shared and left open; one made here is closed by `aclose`.
+
+    Raises:
+        InvalidArgumentError: ``corp_id`` or ``corp_secret`` is empty or only white space.
+        ConfigurationError: ``redis`` is given with a ``redis_prefix`` that is empty or
+            holds ``{`` or ``}``.
     """
 
     def __init__(

@@ -142,6 +142,13 @@ class Kf(Service):
         """POST cgi-bin/kf/account/add: create a Kf account; returns its open_kfid.
 
         ``name`` at most 16 characters; ``media_id`` an avatar from Media.upload.
+
+        Raises:
+            InvalidArgumentError: ``name`` is empty or over 16 characters, or ``media_id`` is empty
+                or over 128 bytes.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         path = "cgi-bin/kf/account/add"
         body = {
@@ -155,13 +162,28 @@ class Kf(Service):
         return open_kfid
 
     async def account_del(self, open_kfid: str) -> None:
-        """POST cgi-bin/kf/account/del: delete a Kf account."""
+        """POST cgi-bin/kf/account/del: delete a Kf account.
+
+        Raises:
+            InvalidArgumentError: ``open_kfid`` is empty or over 64 bytes.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         await self._post("cgi-bin/kf/account/del", {"open_kfid": _open_kfid(open_kfid)})
 
     async def account_update(
         self, open_kfid: str, *, name: str | None = None, media_id: str | None = None
     ) -> None:
-        """POST cgi-bin/kf/account/update: rename an account or change its avatar (one at least)."""
+        """POST cgi-bin/kf/account/update: rename an account or change its avatar (one at least).
+
+        Raises:
+            InvalidArgumentError: neither ``name`` nor ``media_id`` is given, or ``open_kfid`` (64
+                bytes), ``name`` (16 characters) or ``media_id`` (128 bytes) is empty or too long.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         body: dict[str, Any] = {"open_kfid": _open_kfid(open_kfid)}
         one_or_both("name", name, "media_id", media_id)
         if name is not None:
@@ -171,7 +193,15 @@ class Kf(Service):
         await self._post("cgi-bin/kf/account/update", body)
 
     async def account_list(self, offset: int = 0, limit: int = 100) -> AccountPage:
-        """POST cgi-bin/kf/account/list: one page of accounts (``limit`` 1-100)."""
+        """POST cgi-bin/kf/account/list: one page of accounts (``limit`` 1-100).
+
+        Raises:
+            InvalidArgumentError: ``offset`` is not an integer from 0 to 2**32 - 1, or ``limit`` is
+                not from 1 to 100.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         body = {
             "offset": integer("offset", offset, 0, 2**32 - 1),
             "limit": integer("limit", limit, 1, _MAX_ACCOUNT_PAGE),
@@ -182,6 +212,13 @@ class Kf(Service):
         """POST cgi-bin/kf/account/list, page after page: every account.
 
         Stops at the first page shorter than ``page_size``, as the docs say.
+
+        Raises:
+            InvalidArgumentError: ``page_size`` is not an integer from 1 to 100 (checked when
+                iteration starts).
+            APIError: WeChat refused a page request.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         integer("page_size", page_size, 1, _MAX_ACCOUNT_PAGE)
         offset = 0
@@ -197,6 +234,13 @@ class Kf(Service):
         """POST cgi-bin/kf/add_contact_way: the account's chat link; returns the url.
 
         ``scene`` (at most 32 of ``[0-9A-Za-z_-]``) comes back in enter_session.
+
+        Raises:
+            InvalidArgumentError: ``open_kfid`` is empty or over 64 bytes, or ``scene`` is not at
+                most 32 characters of ``[0-9A-Za-z_-]``.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         path = "cgi-bin/kf/add_contact_way"
         if not isinstance(scene, str) or _SCENE.fullmatch(scene) is None:
@@ -230,6 +274,13 @@ class Kf(Service):
         """POST cgi-bin/kf/servicer/add: add servicers (at most 100 users and 100 departments).
 
         Check ``.failed`` on the result: WeChat reports each entry separately.
+
+        Raises:
+            InvalidArgumentError: ``open_kfid`` is empty or over 64 bytes, or both lists are empty,
+                one holds over 100 items, or one has a blank userid or a non-int id.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         body = self._servicer_body(open_kfid, userid_list, department_id_list)
         return await self._post_as("cgi-bin/kf/servicer/add", body, ServicerResults)
@@ -240,12 +291,27 @@ class Kf(Service):
         userid_list: Sequence[str] = (),
         department_id_list: Sequence[int] = (),
     ) -> ServicerResults:
-        """POST cgi-bin/kf/servicer/del: remove servicers; per-entry results as for add."""
+        """POST cgi-bin/kf/servicer/del: remove servicers; per-entry results as for add.
+
+        Raises:
+            InvalidArgumentError: ``open_kfid`` is empty or over 64 bytes, or both lists are empty,
+                one holds over 100 items, or one has a blank userid or a non-int id.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         body = self._servicer_body(open_kfid, userid_list, department_id_list)
         return await self._post_as("cgi-bin/kf/servicer/del", body, ServicerResults)
 
     async def receptionist_list(self, open_kfid: str) -> ServicerList:
-        """GET cgi-bin/kf/servicer/list: the account's servicers (users and departments)."""
+        """GET cgi-bin/kf/servicer/list: the account's servicers (users and departments).
+
+        Raises:
+            InvalidArgumentError: ``open_kfid`` is empty or over 64 bytes.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         path = "cgi-bin/kf/servicer/list"
         reply = await self._get(path, {"open_kfid": _open_kfid(open_kfid)})
         return structure(reply, ServicerList, path)
@@ -266,6 +332,14 @@ class Kf(Service):
         ``token`` comes from the callback (valid 10 minutes; without it the
         call is strictly rate-limited); ``cursor`` is the last ``next_cursor``.
         Unset optional fields are left out of the body.
+
+        Raises:
+            InvalidArgumentError: ``limit`` is not 1-1000, ``voice_format`` not 0 or 1, or
+                ``cursor`` (64 bytes), ``token`` (128) or ``open_kfid`` (64) is empty or too long.
+            APIError: WeChat refused the call, e.g. 45033 (`RateLimitError`) for too many calls at
+                once.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         body: dict[str, Any] = {"limit": integer("limit", limit, 1, _MAX_SYNC_LIMIT)}
         if cursor is not None:
@@ -291,6 +365,15 @@ class Kf(Service):
 
         Pages, not messages, so the caller can store each ``next_cursor``
         once that page is handled.
+
+        Raises:
+            InvalidArgumentError: as for `sync_msg`: ``limit``, ``voice_format``, ``cursor``,
+                ``token`` or ``open_kfid`` breaks its rule (checked by the first page request).
+            APIError: WeChat refused a page request, e.g. 45033 (`RateLimitError`) for too many at
+                once.
+            InvalidResponseError: ``has_more`` is set but ``next_cursor`` did not advance.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         while True:
             page = await self.sync_msg(
@@ -317,6 +400,13 @@ class Kf(Service):
 
         Takes Text, Image, Voice, Video, File, Link, MiniProgram, MsgMenu and
         Location. A success does not mean delivery: watch msg_send_fail events.
+
+        Raises:
+            InvalidArgumentError: ``touser`` empty, ``open_kfid`` empty or over 64 bytes, ``msgid``
+                not 1-32 of ``[0-9A-Za-z_-]``, ``message`` unlisted or text over 2048 bytes.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         path = "cgi-bin/kf/send_msg"
         body: dict[str, Any] = {
@@ -335,6 +425,13 @@ class Kf(Service):
         """POST cgi-bin/kf/send_msg_on_event: answer an event (welcome_code, msg_code).
 
         Only Text and MsgMenu; the code works once, within 20 seconds.
+
+        Raises:
+            InvalidArgumentError: ``code`` is empty, ``msgid`` is not 1-32 of ``[0-9A-Za-z_-]``, or
+                ``message`` is not a Text or MsgMenu, or is a text over 2048 bytes.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         path = "cgi-bin/kf/send_msg_on_event"
         body: dict[str, Any] = {"code": text("code", code)}
@@ -347,7 +444,15 @@ class Kf(Service):
     # -- sessions ----------------------------------------------------------------
 
     async def service_state_get(self, open_kfid: str, external_userid: str) -> ServiceStateInfo:
-        """POST cgi-bin/kf/service_state/get: the session state and, if 3, its servicer."""
+        """POST cgi-bin/kf/service_state/get: the session state and, if 3, its servicer.
+
+        Raises:
+            InvalidArgumentError: ``open_kfid`` is empty or over 64 bytes, or ``external_userid`` is
+                empty.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         body = {
             "open_kfid": _open_kfid(open_kfid),
             "external_userid": text("external_userid", external_userid),
@@ -365,6 +470,13 @@ class Kf(Service):
 
         ``servicer_userid`` is required for state 3. Use msg_code with
         `send_msg_on_event` for the reply or closing words.
+
+        Raises:
+            InvalidArgumentError: ``open_kfid`` is empty or over 64 bytes, ``external_userid`` is
+                empty, ``service_state`` not 0-4, or ``servicer_userid`` empty or (state 3) missing.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         path = "cgi-bin/kf/service_state/trans"
         state = integer("service_state", service_state, 0, 4)
@@ -386,7 +498,15 @@ class Kf(Service):
     async def customer_batch_get(
         self, external_userid_list: Sequence[str], *, need_enter_session_context: bool = False
     ) -> CustomerBatch:
-        """POST cgi-bin/kf/customer/batchget: customers' profiles (1-100 ids a call)."""
+        """POST cgi-bin/kf/customer/batchget: customers' profiles (1-100 ids a call).
+
+        Raises:
+            InvalidArgumentError: ``external_userid_list`` is empty, holds over 100 ids, or holds a
+                blank id.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         body = {
             "external_userid_list": str_list(
                 "external_userid_list",
@@ -399,7 +519,13 @@ class Kf(Service):
         return await self._post_as("cgi-bin/kf/customer/batchget", body, CustomerBatch)
 
     async def upgrade_service_config(self) -> UpgradeServiceConfig:
-        """GET cgi-bin/kf/customer/get_upgrade_service_config: the members and groups set up."""
+        """GET cgi-bin/kf/customer/get_upgrade_service_config: the members and groups set up.
+
+        Raises:
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         path = "cgi-bin/kf/customer/get_upgrade_service_config"
         return structure(await self._get(path), UpgradeServiceConfig, path)
 
@@ -411,7 +537,15 @@ class Kf(Service):
         member: UpgradeMember | None = None,
         groupchat: UpgradeGroupChat | None = None,
     ) -> None:
-        """POST cgi-bin/kf/customer/upgrade_service: recommend a member (1) or group chat (2)."""
+        """POST cgi-bin/kf/customer/upgrade_service: recommend a member (1) or group chat (2).
+
+        Raises:
+            InvalidArgumentError: ``open_kfid`` is empty or over 64 bytes, ``external_userid`` is
+                empty, ``type`` is not 1 or 2, or its ``member`` / ``groupchat`` is missing.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         kind = integer("type", type, 1, 2)
         body: dict[str, Any] = {
             "open_kfid": _open_kfid(open_kfid),
@@ -431,7 +565,15 @@ class Kf(Service):
     async def upgrade_member_service(
         self, open_kfid: str, external_userid: str, userid: str, wording: str | None = None
     ) -> None:
-        """POST cgi-bin/kf/customer/upgrade_service: recommend the member ``userid``."""
+        """POST cgi-bin/kf/customer/upgrade_service: recommend the member ``userid``.
+
+        Raises:
+            InvalidArgumentError: ``open_kfid`` is empty or over 64 bytes, or ``external_userid`` or
+                ``userid`` is empty.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         await self.upgrade_service(
             open_kfid, external_userid, UpgradeType.MEMBER, member=UpgradeMember(userid, wording)
         )
@@ -439,7 +581,15 @@ class Kf(Service):
     async def upgrade_group_chat_service(
         self, open_kfid: str, external_userid: str, chat_id: str, wording: str | None = None
     ) -> None:
-        """POST cgi-bin/kf/customer/upgrade_service: recommend the group chat ``chat_id``."""
+        """POST cgi-bin/kf/customer/upgrade_service: recommend the group chat ``chat_id``.
+
+        Raises:
+            InvalidArgumentError: ``open_kfid`` is empty or over 64 bytes, or ``external_userid`` or
+                ``chat_id`` is empty.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         await self.upgrade_service(
             open_kfid,
             external_userid,
@@ -448,7 +598,15 @@ class Kf(Service):
         )
 
     async def upgrade_service_cancel(self, open_kfid: str, external_userid: str) -> None:
-        """POST cgi-bin/kf/customer/cancel_upgrade_service: withdraw the recommendation."""
+        """POST cgi-bin/kf/customer/cancel_upgrade_service: withdraw the recommendation.
+
+        Raises:
+            InvalidArgumentError: ``open_kfid`` is empty or over 64 bytes, or ``external_userid`` is
+                empty.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         body = {
             "open_kfid": _open_kfid(open_kfid),
             "external_userid": text("external_userid", external_userid),
@@ -461,6 +619,11 @@ class Kf(Service):
         """GET cgi-bin/kf/get_corp_qualification: whether a Channels account is bound.
 
         Returns ``wechat_channels_binding``; it limits how many customers Kf may serve.
+
+        Raises:
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         path = "cgi-bin/kf/get_corp_qualification"
         reply = await self._get(path)
@@ -472,7 +635,15 @@ class Kf(Service):
     async def get_corp_statistic(
         self, start_time: int, end_time: int, open_kfid: str | None = None
     ) -> CorpStatistics:
-        """POST cgi-bin/kf/get_corp_statistic: daily totals (midnight timestamps, ≤ 31 days)."""
+        """POST cgi-bin/kf/get_corp_statistic: daily totals (midnight timestamps, ≤ 31 days).
+
+        Raises:
+            InvalidArgumentError: the times are not 0 to 2**32 - 1 with ``end_time`` 0-31 days
+                later, or ``open_kfid`` is empty or over 64 bytes.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         start, end = _time_range(start_time, end_time)
         body: dict[str, Any] = {"start_time": start, "end_time": end}
         if open_kfid is not None:
@@ -486,7 +657,15 @@ class Kf(Service):
         open_kfid: str | None = None,
         servicer_userid: str | None = None,
     ) -> ServicerStatistics:
-        """POST cgi-bin/kf/get_servicer_statistic: daily figures per servicer, 31 days at most."""
+        """POST cgi-bin/kf/get_servicer_statistic: daily figures per servicer, 31 days at most.
+
+        Raises:
+            InvalidArgumentError: the times are not 0 to 2**32 - 1 with ``end_time`` 0-31 days
+                later, ``open_kfid`` is empty or over 64 bytes, or ``servicer_userid`` is empty.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         start, end = _time_range(start_time, end_time)
         body: dict[str, Any] = {"start_time": start, "end_time": end}
         if open_kfid is not None:
@@ -498,7 +677,14 @@ class Kf(Service):
     # -- knowledge base ------------------------------------------------------------
 
     async def add_knowledge_group(self, name: str) -> str:
-        """POST cgi-bin/kf/knowledge/add_group: create a group (name ≤ 12 characters); its id."""
+        """POST cgi-bin/kf/knowledge/add_group: create a group (name ≤ 12 characters); its id.
+
+        Raises:
+            InvalidArgumentError: ``name`` is empty or over 12 characters.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         path = "cgi-bin/kf/knowledge/add_group"
         reply = await self._post(path, {"name": text("name", name, max_chars=12)})
         group_id = reply.get("group_id")
@@ -507,18 +693,40 @@ class Kf(Service):
         return group_id
 
     async def del_knowledge_group(self, group_id: str) -> None:
-        """POST cgi-bin/kf/knowledge/del_group: delete a group (not the default one)."""
+        """POST cgi-bin/kf/knowledge/del_group: delete a group (not the default one).
+
+        Raises:
+            InvalidArgumentError: ``group_id`` is empty.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         await self._post("cgi-bin/kf/knowledge/del_group", {"group_id": text("group_id", group_id)})
 
     async def mod_knowledge_group(self, group_id: str, name: str) -> None:
-        """POST cgi-bin/kf/knowledge/mod_group: rename a group (not the default one)."""
+        """POST cgi-bin/kf/knowledge/mod_group: rename a group (not the default one).
+
+        Raises:
+            InvalidArgumentError: ``group_id`` is empty, or ``name`` is empty or over 12 characters.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         body = {"group_id": text("group_id", group_id), "name": text("name", name, max_chars=12)}
         await self._post("cgi-bin/kf/knowledge/mod_group", body)
 
     async def list_knowledge_group(
         self, *, cursor: str | None = None, limit: int | None = None, group_id: str | None = None
     ) -> KnowledgeGroupPage:
-        """POST cgi-bin/kf/knowledge/list_group: a page of groups (``limit`` ≤ 1000)."""
+        """POST cgi-bin/kf/knowledge/list_group: a page of groups (``limit`` ≤ 1000).
+
+        Raises:
+            InvalidArgumentError: ``cursor`` or ``group_id`` is empty, or ``limit`` is not from 1 to
+                1000.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         body = _knowledge_page_body(cursor, limit, group_id=group_id)
         return await self._post_as("cgi-bin/kf/knowledge/list_group", body, KnowledgeGroupPage)
 
@@ -534,6 +742,13 @@ class Kf(Service):
         """POST cgi-bin/kf/knowledge/add_intent: add a Q&A; returns its intent_id.
 
         ``attachments`` are Image, Video, IntentLink or MiniProgram.
+
+        Raises:
+            InvalidArgumentError: ``group_id``, ``question``, ``answer`` or a similar question is
+                empty, or ``attachments`` is not a list of the types above.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         path = "cgi-bin/kf/knowledge/add_intent"
         body = {
@@ -547,7 +762,14 @@ class Kf(Service):
         return intent_id
 
     async def del_knowledge_intent(self, intent_id: str) -> None:
-        """POST cgi-bin/kf/knowledge/del_intent: delete a Q&A."""
+        """POST cgi-bin/kf/knowledge/del_intent: delete a Q&A.
+
+        Raises:
+            InvalidArgumentError: ``intent_id`` is empty.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         body = {"intent_id": text("intent_id", intent_id)}
         await self._post("cgi-bin/kf/knowledge/del_intent", body)
 
@@ -560,7 +782,15 @@ class Kf(Service):
         similar_questions: Sequence[str] = (),
         attachments: Sequence[OutgoingMessage] = (),
     ) -> None:
-        """POST cgi-bin/kf/knowledge/mod_intent: replace a Q&A's question, answer and extras."""
+        """POST cgi-bin/kf/knowledge/mod_intent: replace a Q&A's question, answer and extras.
+
+        Raises:
+            InvalidArgumentError: ``intent_id``, ``question``, ``answer`` or a similar question is
+                empty, or ``attachments`` is not a list of Image, Video, IntentLink, MiniProgram.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         path = "cgi-bin/kf/knowledge/mod_intent"
         body = {
             "intent_id": text("intent_id", intent_id),
@@ -576,7 +806,15 @@ class Kf(Service):
         group_id: str | None = None,
         intent_id: str | None = None,
     ) -> KnowledgeIntentPage:
-        """POST cgi-bin/kf/knowledge/list_intent: a page of Q&As (``limit`` ≤ 1000)."""
+        """POST cgi-bin/kf/knowledge/list_intent: a page of Q&As (``limit`` ≤ 1000).
+
+        Raises:
+            InvalidArgumentError: ``cursor``, ``group_id`` or ``intent_id`` is empty, or ``limit``
+                is not from 1 to 1000.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         body = _knowledge_page_body(cursor, limit, group_id=group_id, intent_id=intent_id)
         return await self._post_as("cgi-bin/kf/knowledge/list_intent", body, KnowledgeIntentPage)
 
@@ -593,22 +831,30 @@ class Kf(Service):
     async def verify_url(
         self, msg_signature: str, timestamp: str | int, nonce: str | int, echostr: str
     ) -> str:
-        """GET <callback URL>: check WeChat's URL verification and return the echostr to answer.
+        """GET `<callback URL>`: check WeChat's URL verification and return the echostr to answer.
 
-        With ``MessageCrypto(..., max_age=...)`` a stale ``timestamp`` raises
-        `StaleTimestampError`.
+        Raises:
+            ConfigurationError: the service was built without ``crypto``.
+            CryptoError: the check fails: `InvalidSignatureError` for a bad
+                signature, `StaleTimestampError` outside ``max_age``, or a
+                decryption error (see `MessageCrypto.verify_url`).
         """
         return self._require_crypto().verify_url(msg_signature, timestamp, nonce, echostr)
 
     async def get_callback_message(
         self, body: bytes | str, msg_signature: str, timestamp: str | int, nonce: str | int
     ) -> KfCallbackMessage:
-        """POST <callback URL>: verify, decrypt and parse a ``kf_msg_or_event`` callback.
+        """POST `<callback URL>`: verify, decrypt and parse a ``kf_msg_or_event`` callback.
 
         XML and JSON envelopes are both accepted, told apart by the first
         non-space character; so is the decrypted payload. With
         ``MessageCrypto(..., max_age=...)`` a stale ``timestamp`` raises
         `StaleTimestampError` before decryption.
+
+        Raises:
+            ConfigurationError: the service was built without ``crypto``.
+            CryptoError: the signature, timestamp or decryption check fails, or the body is
+                unreadable (`MessageParseError`) or too large (`MessageTooLargeError`).
         """
         crypto = self._require_crypto()
         first = _first_byte(body) if isinstance(body, bytes | str) else ""

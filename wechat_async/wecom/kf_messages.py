@@ -175,7 +175,12 @@ class UpgradeType(enum.IntEnum):
 
 @attrs.frozen
 class Link(OutgoingMessage):
-    """A link card (图文链接) for ``cgi-bin/kf/send_msg``; WeChat truncates title and desc."""
+    """A link card (图文链接) for ``cgi-bin/kf/send_msg``; WeChat truncates title and desc.
+
+    Raises:
+        InvalidArgumentError: ``title``, ``url`` or ``thumb_media_id`` is empty, or ``url`` is over
+            2048 bytes.
+    """
 
     msgtype: ClassVar[str] = "link"
     title: str = attrs.field(validator=non_empty)
@@ -186,7 +191,11 @@ class Link(OutgoingMessage):
 
 @attrs.frozen
 class MiniProgram(OutgoingMessage):
-    """A Mini Program card for ``cgi-bin/kf/send_msg``; the app must be linked to the corp."""
+    """A Mini Program card for ``cgi-bin/kf/send_msg``; the app must be linked to the corp.
+
+    Raises:
+        InvalidArgumentError: ``appid``, ``thumb_media_id`` or ``pagepath`` is empty.
+    """
 
     msgtype: ClassVar[str] = "miniprogram"
     appid: str = attrs.field(validator=non_empty)
@@ -197,7 +206,12 @@ class MiniProgram(OutgoingMessage):
 
 @attrs.frozen
 class MenuClick:
-    """A menu item that replies: the customer's tap comes back as text with ``menu_id``."""
+    """A menu item that replies: the customer's tap comes back as text with ``menu_id``.
+
+    Raises:
+        InvalidArgumentError: ``id`` is empty or over 64 bytes, or ``content`` is empty or over 128
+            bytes.
+    """
 
     type: ClassVar[str] = "click"
     id: str = attrs.field(validator=[non_empty, max_bytes(64)])
@@ -206,7 +220,12 @@ class MenuClick:
 
 @attrs.frozen
 class MenuView:
-    """A menu item that opens a URL."""
+    """A menu item that opens a URL.
+
+    Raises:
+        InvalidArgumentError: ``url`` is empty or over 2048 bytes, or ``content`` is empty or over
+            1024 bytes.
+    """
 
     type: ClassVar[str] = "view"
     url: str = attrs.field(validator=[non_empty, max_bytes(2048)])
@@ -215,7 +234,12 @@ class MenuView:
 
 @attrs.frozen
 class MenuMiniProgram:
-    """A menu item that opens a Mini Program page."""
+    """A menu item that opens a Mini Program page.
+
+    Raises:
+        InvalidArgumentError: ``appid`` is empty or over 32 bytes, or ``pagepath`` or ``content`` is
+            empty or over 1024 bytes.
+    """
 
     type: ClassVar[str] = "miniprogram"
     appid: str = attrs.field(validator=[non_empty, max_bytes(32)])
@@ -225,7 +249,11 @@ class MenuMiniProgram:
 
 @attrs.frozen
 class MenuText:
-    """Plain text between menu items; ``no_newline=1`` keeps it on the previous line."""
+    """Plain text between menu items; ``no_newline=1`` keeps it on the previous line.
+
+    Raises:
+        InvalidArgumentError: ``content`` is empty.
+    """
 
     type: ClassVar[str] = "text"
     content: str = attrs.field(validator=non_empty)
@@ -253,7 +281,12 @@ def _as_tuple(value: object) -> object:
 
 @attrs.frozen
 class MsgMenu(OutgoingMessage):
-    """A menu message (``msgmenu``): a head, up to 10 items (``list`` on the wire), a tail."""
+    """A menu message (``msgmenu``): a head, up to 10 items (``list`` on the wire), a tail.
+
+    Raises:
+        InvalidArgumentError: ``items`` is not a list or tuple of menu items or holds over 10, or
+            ``head_content`` or ``tail_content`` is over 1024 bytes.
+    """
 
     msgtype: ClassVar[str] = "msgmenu"
     items: tuple[MenuItem, ...] = attrs.field(converter=_as_tuple, validator=_menu_items)
@@ -287,7 +320,12 @@ def _number_between(low: float, high: float) -> Any:  # noqa: ANN401 - an attrs 
 
 @attrs.frozen
 class Location(OutgoingMessage):
-    """A location for ``cgi-bin/kf/send_msg``."""
+    """A location for ``cgi-bin/kf/send_msg``.
+
+    Raises:
+        InvalidArgumentError: ``latitude`` is not a number from -90 to 90, or ``longitude`` is not
+            from -180 to 180.
+    """
 
     msgtype: ClassVar[str] = "location"
     latitude: float = attrs.field(validator=_number_between(-90, 90))
@@ -298,7 +336,11 @@ class Location(OutgoingMessage):
 
 @attrs.frozen
 class IntentLink(OutgoingMessage):
-    """A link attachment of a knowledge-base answer (``cgi-bin/kf/knowledge/add_intent``)."""
+    """A link attachment of a knowledge-base answer (``cgi-bin/kf/knowledge/add_intent``).
+
+    Raises:
+        InvalidArgumentError: ``title`` or ``url`` is empty.
+    """
 
     msgtype: ClassVar[str] = "link"
     title: str = attrs.field(validator=non_empty)
@@ -309,7 +351,11 @@ class IntentLink(OutgoingMessage):
 
 @attrs.frozen
 class UpgradeMember:
-    """The member recommended by ``cgi-bin/kf/customer/upgrade_service`` (type 1)."""
+    """The member recommended by ``cgi-bin/kf/customer/upgrade_service`` (type 1).
+
+    Raises:
+        InvalidArgumentError: ``userid`` is empty.
+    """
 
     userid: str = attrs.field(validator=non_empty)
     wording: str | None = None
@@ -317,7 +363,11 @@ class UpgradeMember:
 
 @attrs.frozen
 class UpgradeGroupChat:
-    """The group chat recommended by ``cgi-bin/kf/customer/upgrade_service`` (type 2)."""
+    """The group chat recommended by ``cgi-bin/kf/customer/upgrade_service`` (type 2).
+
+    Raises:
+        InvalidArgumentError: ``chat_id`` is empty.
+    """
 
     chat_id: str = attrs.field(validator=non_empty)
     wording: str | None = None

@@ -95,13 +95,23 @@ class MediaDownload:
         return int(value) if value is not None and value.isdigit() else None
 
     async def iter_bytes(self, chunk_size: int | None = 64 * 1024) -> AsyncIterator[bytes]:
-        """Yield the file's bytes as they arrive."""
+        """Yield the file's bytes as they arrive.
+
+        Raises:
+            RequestTimeoutError: reading the body timed out.
+            TransportError: reading the body failed, e.g. the connection broke off.
+        """
         with _body_errors():
             async for chunk in self._response.aiter_bytes(chunk_size):
                 yield chunk
 
     async def read(self) -> bytes:
-        """Read the whole file into memory."""
+        """Read the whole file into memory.
+
+        Raises:
+            RequestTimeoutError: reading the body timed out.
+            TransportError: reading the body failed, e.g. the connection broke off.
+        """
         with _body_errors():
             return await self._response.aread()
 
@@ -145,6 +155,13 @@ class Media(Service):
         Documented limits, checked before sending when the size is known:
         more than 5 bytes; image 10 MB, voice 2 MB (AMR), video 10 MB (MP4),
         file 20 MB. The media_id is valid for three days.
+
+        Raises:
+            InvalidArgumentError: ``type`` is not image, voice, video or file; ``file`` is not
+                a path, bytes or binary file object; or its known size is outside the limits.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         if type not in _UPLOAD_MAX:
             raise InvalidArgumentError(
@@ -167,6 +184,13 @@ class Media(Service):
         The URL is for images inside mpnews bodies and similar WeCom pages.
         Documented limit: 5 B to 2 MB; WeChat also caps uploads per day and
         month.
+
+        Raises:
+            InvalidArgumentError: ``file`` is not a path, bytes or binary file object, or its
+                known size is under 5 bytes or over 2 MB.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         check_source(file)
         check_size(size_of(file), _IMAGE_MIN, _IMAGE_MAX, low_inclusive=True)
@@ -181,11 +205,16 @@ class Media(Service):
         or expired media_id raises its `APIError`
         on entering the block. WeChat serves files over 20 MB only in Range
         chunks (errcode 830002), which this method does not request.
+
+        Raises:
+            InvalidArgumentError: ``media_id`` is not a non-empty string.
+            APIError: WeChat refused the call on entering the block, e.g. 40007 for an
+                invalid or expired media_id, 830002 for a file over 20 MB.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         params = {"media_id": text("media_id", media_id)}
-        async with self._transport.stream(
-            "GET", _GET, host=self.host, token=self._token, params=params
-        ) as response:
+        async with self._stream(_GET, params) as response:
             yield MediaDownload(response)
 
     async def _post_file(

@@ -19,7 +19,11 @@ __all__ = ["File", "Image", "OutgoingMessage", "Text", "Video", "Voice", "messag
 
 @attrs.frozen
 class Video(OutgoingMessage):
-    """A video, by media_id; title and description where the endpoint shows them."""
+    """A video, by media_id; title and description where the endpoint shows them.
+
+    Raises:
+        InvalidArgumentError: ``media_id`` is not a non-empty string.
+    """
 
     msgtype: ClassVar[str] = "video"
     media_id: str = attrs.field(validator=non_empty)
@@ -29,7 +33,11 @@ class Video(OutgoingMessage):
 
 @attrs.frozen
 class File(OutgoingMessage):
-    """A file, by media_id."""
+    """A file, by media_id.
+
+    Raises:
+        InvalidArgumentError: ``media_id`` is not a non-empty string.
+    """
 
     msgtype: ClassVar[str] = "file"
     media_id: str = attrs.field(validator=non_empty)

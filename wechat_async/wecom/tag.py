@@ -109,6 +109,13 @@ class Tag(Service):
 
         ``tagname`` has at most 32 characters and must be unique; ``tagid``
         (a non-negative int) is chosen by WeChat when left out.
+
+        Raises:
+            InvalidArgumentError: ``tagname`` is blank or over 32 characters, or ``tagid``
+                is not a non-negative integer.
+            APIError: WeChat refused the call, e.g. 40071 for a tag name already in use.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         body: dict[str, Any] = {"tagname": _check_tagname(tagname)}
         if tagid is not None:
@@ -117,19 +124,40 @@ class Tag(Service):
         return structure(answer, _Created, _CREATE).tagid
 
     async def update(self, tagid: int, tagname: str) -> None:
-        """POST cgi-bin/tag/update: rename a tag (only its creator app may)."""
+        """POST cgi-bin/tag/update: rename a tag (only its creator app may).
+
+        Raises:
+            InvalidArgumentError: ``tagid`` is not a non-negative integer, or ``tagname``
+                is blank or over 32 characters.
+            APIError: WeChat refused the call, e.g. 40068 for an unknown tagid.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         await self._post(
             _UPDATE, {"tagid": _check_tagid(tagid), "tagname": _check_tagname(tagname)}
         )
 
     async def delete(self, tagid: int) -> None:
-        """GET cgi-bin/tag/delete: delete a tag (only its creator app may)."""
+        """GET cgi-bin/tag/delete: delete a tag (only its creator app may).
+
+        Raises:
+            InvalidArgumentError: ``tagid`` is not a non-negative integer.
+            APIError: WeChat refused the call, e.g. 40068 for an unknown tagid.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         await self._get(_DELETE, {"tagid": _check_tagid(tagid)})
 
     async def get(self, tagid: int) -> TagMembers:
         """GET cgi-bin/tag/get: a tag's name, members and departments.
 
         Only members within the app's visible range are listed.
+
+        Raises:
+            InvalidArgumentError: ``tagid`` is not a non-negative integer.
+            APIError: WeChat refused the call, e.g. 40068 for an unknown tagid.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         answer = await self._get(_GET, {"tagid": _check_tagid(tagid)})
         return structure(answer, TagMembers, _GET)
@@ -142,6 +170,13 @@ class Tag(Service):
         At most 1000 userids and 100 department ids per call, not both empty.
         Ids WeChat refuses come back in the result; if all are refused WeChat
         answers errcode 40070 instead.
+
+        Raises:
+            InvalidArgumentError: ``tagid`` is not a non-negative int, ``userlist`` is not
+                up to 1000 non-empty strings, ``partylist`` not up to 100 ints, or both empty.
+            APIError: WeChat refused the call, e.g. 40070 when every id given is invalid.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         answer = await self._post(_ADD_USERS, _members_body(tagid, userlist, partylist))
         return self._invalid(answer, _ADD_USERS)
@@ -152,12 +187,25 @@ class Tag(Service):
         """POST cgi-bin/tag/deltagusers: remove members and departments from a tag.
 
         Same limits and result as `add_users`.
+
+        Raises:
+            InvalidArgumentError: ``tagid`` is not a non-negative int, ``userlist`` is not
+                up to 1000 non-empty strings, ``partylist`` not up to 100 ints, or both empty.
+            APIError: WeChat refused the call, e.g. 40070 when every id given is invalid.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         answer = await self._post(_DEL_USERS, _members_body(tagid, userlist, partylist))
         return self._invalid(answer, _DEL_USERS)
 
     async def list(self) -> tuple[TagInfo, ...]:
-        """GET cgi-bin/tag/list: every tag the app can see."""
+        """GET cgi-bin/tag/list: every tag the app can see.
+
+        Raises:
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         answer = await self._get(_LIST)
         return structure(answer, _TagList, _LIST).taglist
 

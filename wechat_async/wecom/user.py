@@ -114,7 +114,14 @@ class User(Service):
     """WeCom members: ``cgi-bin/user/*``."""
 
     async def get(self, userid: str) -> UserInfo:
-        """GET cgi-bin/user/get: read one member."""
+        """GET cgi-bin/user/get: read one member.
+
+        Raises:
+            InvalidArgumentError: ``userid`` is not a non-empty string.
+            APIError: WeChat refused the call, e.g. 60111 for a userid not in the contacts.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         answer = await self._get(_GET, {"userid": text("userid", userid)})
         return structure(answer, UserInfo, _GET)
 
@@ -123,6 +130,13 @@ class User(Service):
 
         Pass the previous page's ``next_cursor`` as ``cursor``; ``limit`` is
         1 to 10000. WeChat only answers this for the contacts-sync secret.
+
+        Raises:
+            InvalidArgumentError: ``cursor`` is given but not a non-empty string, or
+                ``limit`` is given but not an integer from 1 to 10000.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         body: dict[str, Any] = {}
         if cursor is not None:
@@ -133,7 +147,16 @@ class User(Service):
         return structure(answer, UserIdPage, _LIST_ID)
 
     async def iter_ids(self, limit: int = _LIST_ID_LIMIT_MAX) -> AsyncIterator[DeptUser]:
-        """POST cgi-bin/user/list_id, page after page: every member-department pair."""
+        """POST cgi-bin/user/list_id, page after page: every member-department pair.
+
+        Raises:
+            InvalidArgumentError: ``limit`` is not an integer from 1 to 10000 (raised on
+                the first iteration, before any request).
+            APIError: WeChat refused a page request.
+            TransportError: no usable answer came back, or (as `InvalidResponseError`) a
+                page's ``next_cursor`` repeated the previous one.
+            TokenUnavailableError: no access token could be had in time.
+        """
         integer("limit", limit, 1, _LIST_ID_LIMIT_MAX)
         cursor: str | None = None
         while True:
@@ -152,6 +175,12 @@ class User(Service):
 
         WeChat dropped ``fetch_child`` (path/90200, 2022): to cover
         sub-departments, list them and call this for each.
+
+        Raises:
+            InvalidArgumentError: ``department_id`` is not an integer of at least 1.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
         """
         answer = await self._get(
             _SIMPLELIST, {"department_id": integer("department_id", department_id, 1)}
@@ -159,11 +188,25 @@ class User(Service):
         return structure(answer, _SimpleList, _SIMPLELIST).userlist
 
     async def convert_to_openid(self, userid: str) -> str:
-        """POST cgi-bin/user/convert_to_openid: a member's openid, for WeChat Pay."""
+        """POST cgi-bin/user/convert_to_openid: a member's openid, for WeChat Pay.
+
+        Raises:
+            InvalidArgumentError: ``userid`` is not a non-empty string.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         answer = await self._post(_TO_OPENID, {"userid": text("userid", userid)})
         return structure(answer, _OpenId, _TO_OPENID).openid
 
     async def convert_to_userid(self, openid: str) -> str:
-        """POST cgi-bin/user/convert_to_userid: the member behind a WeChat Pay openid."""
+        """POST cgi-bin/user/convert_to_userid: the member behind a WeChat Pay openid.
+
+        Raises:
+            InvalidArgumentError: ``openid`` is not a non-empty string.
+            APIError: WeChat refused the call.
+            TransportError: no usable answer came back.
+            TokenUnavailableError: no access token could be had in time.
+        """
         answer = await self._post(_TO_USERID, {"openid": text("openid", openid)})
         return structure(answer, _UserId, _TO_USERID).userid
