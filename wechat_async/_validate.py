@@ -24,8 +24,10 @@ if TYPE_CHECKING:
     import attrs
 
 __all__ = [
+    "as_tuple",
     "int_list",
     "integer",
+    "items_of",
     "max_bytes",
     "member_lists",
     "non_empty",
@@ -140,6 +142,37 @@ def omit_none(raw: Mapping[str, Any]) -> dict[str, Any]:
 def non_empty(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     """Attrs validator: the field holds a non-empty string (see `text`)."""
     text(attribute.name, value)
+
+
+def as_tuple(value: object) -> object:
+    """Attrs converter: a list becomes a tuple (frozen models keep tuples); all else stays."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+def items_of(
+    kinds: type | tuple[type, ...], low: int, high: int | None, noun: str
+) -> Callable[[object, attrs.Attribute[Any], object], None]:
+    """Attrs validator: a tuple of ``low`` to ``high`` (None: any number) instances of ``kinds``.
+
+    ``noun`` names the items in the message ("articles", "menu items"); use it
+    after `as_tuple`, so a list is accepted and anything else is refused here.
+    """
+    names = " or ".join(k.__name__ for k in (kinds if isinstance(kinds, tuple) else (kinds,)))
+
+    def check(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, tuple) or not all(isinstance(item, kinds) for item in value):
+            raise InvalidArgumentError(attribute.name, f"must be a list of {names}")
+        if len(value) < low or (high is not None and len(value) > high):
+            wanted = (
+                f"at least {low}"
+                if high is None
+                else f"exactly {low}"
+                if low == high
+                else f"{low} to {high}"
+            )
+            raise InvalidArgumentError(attribute.name, f"takes {wanted} {noun}, got {len(value)}")
+
+    return check
 
 
 def max_bytes(limit: int) -> Callable[[object, attrs.Attribute[Any], str | None], None]:

@@ -270,9 +270,9 @@ async def test_send_msg_by_kf_as_an_account_adds_customservice() -> None:
 
 def test_news_takes_exactly_one_article() -> None:
     article = NewsArticle("t", url="u")
-    with pytest.raises(InvalidArgumentError, match="exactly one article, got 2"):
+    with pytest.raises(InvalidArgumentError, match="exactly 1 article, got 2"):
         News([article, article])
-    with pytest.raises(InvalidArgumentError, match="exactly one article, got 0"):
+    with pytest.raises(InvalidArgumentError, match="exactly 1 article, got 0"):
         News([])
     with pytest.raises(InvalidArgumentError, match="NewsArticle"):
         News(["not an article"])

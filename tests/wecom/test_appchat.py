@@ -331,3 +331,20 @@ async def test_group_messages_need_their_required_fields() -> None:
     with pytest.raises(InvalidArgumentError):
         Markdown("")
     assert len(News([NewsArticle(title="t", url="u")] * 8).articles) == 8
+
+
+@pytest.mark.parametrize(
+    "articles",
+    [
+        5,
+        "title",
+        [{"title": "t", "url": "u"}],
+        [MpNewsArticle(title="t", thumb_media_id="m", content="c")],
+    ],
+)
+async def test_news_refuses_what_is_not_a_list_of_its_articles(articles: object) -> None:
+    with pytest.raises(InvalidArgumentError, match="must be a list of NewsArticle") as caught:
+        News(articles)
+    assert caught.value.argument == "articles"
+    with pytest.raises(InvalidArgumentError, match="must be a list of MpNewsArticle"):
+        MpNews([NewsArticle(title="t", url="u")])

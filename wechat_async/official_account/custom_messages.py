@@ -25,8 +25,7 @@ from typing import Any, ClassVar, Final
 import attrs
 
 from wechat_async._models import converter, register_renamed, register_tagged_union
-from wechat_async._validate import non_empty, omit_none
-from wechat_async.errors import InvalidArgumentError
+from wechat_async._validate import as_tuple, items_of, non_empty, omit_none
 from wechat_async.messages import Image, OutgoingMessage, Text, Voice
 
 __all__ = [
@@ -57,11 +56,6 @@ __all__ = [
     "WaitCaseList",
     "WxCard",
 ]
-
-
-def _as_tuple(value: object) -> object:
-    # Callers naturally pass lists; the frozen model keeps an immutable tuple.
-    return tuple(value) if isinstance(value, list) else value
 
 
 # -- outgoing messages ------------------------------------------------------------
@@ -117,15 +111,6 @@ class NewsArticle:
 _NEWS_ARTICLES: Final = 1
 
 
-def _one_article(_: object, attribute: attrs.Attribute[object], value: object) -> None:
-    if not isinstance(value, tuple) or not all(isinstance(a, NewsArticle) for a in value):
-        raise InvalidArgumentError(attribute.name, "must be a list of NewsArticle")
-    if len(value) != _NEWS_ARTICLES:
-        raise InvalidArgumentError(
-            attribute.name, f"a news message carries exactly one article, got {len(value)}"
-        )
-
-
 @attrs.frozen
 class News(OutgoingMessage):
     """A news message (图文消息, opens an external link): exactly one article.
@@ -138,7 +123,10 @@ class News(OutgoingMessage):
     """
 
     msgtype: ClassVar[str] = "news"
-    articles: tuple[NewsArticle, ...] = attrs.field(converter=_as_tuple, validator=_one_article)
+    articles: tuple[NewsArticle, ...] = attrs.field(
+        converter=as_tuple,
+        validator=items_of(NewsArticle, _NEWS_ARTICLES, _NEWS_ARTICLES, "article"),
+    )
 
     def payload(self) -> dict[str, Any]:
         """``{"articles": [...]}``, each article without its unset fields."""
@@ -208,13 +196,6 @@ class MsgMenuItem:
     content: str = attrs.field(validator=non_empty)
 
 
-def _menu_items(_: object, attribute: attrs.Attribute[object], value: object) -> None:
-    if not isinstance(value, tuple) or not all(isinstance(i, MsgMenuItem) for i in value):
-        raise InvalidArgumentError(attribute.name, "must be a list of MsgMenuItem")
-    if not value:
-        raise InvalidArgumentError(attribute.name, "needs at least one item")
-
-
 @attrs.frozen
 class MsgMenu(OutgoingMessage):
     """A menu message (菜单消息): a head, items (``list`` on the wire), a tail.
@@ -227,7 +208,9 @@ class MsgMenu(OutgoingMessage):
     """
 
     msgtype: ClassVar[str] = "msgmenu"
-    items: tuple[MsgMenuItem, ...] = attrs.field(converter=_as_tuple, validator=_menu_items)
+    items: tuple[MsgMenuItem, ...] = attrs.field(
+        converter=as_tuple, validator=items_of(MsgMenuItem, 1, None, "menu items")
+    )
     head_content: str | None = None
     tail_content: str | None = None
 

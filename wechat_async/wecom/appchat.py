@@ -17,7 +17,15 @@ import attrs
 
 from wechat_async._models import structure, unstructure_omitting_none
 from wechat_async._service import Service
-from wechat_async._validate import non_empty, omit_none, optional_text, str_list, text
+from wechat_async._validate import (
+    as_tuple,
+    items_of,
+    non_empty,
+    omit_none,
+    optional_text,
+    str_list,
+    text,
+)
 from wechat_async.errors import InvalidArgumentError
 from wechat_async.wecom.messages import (
     File,
@@ -57,21 +65,6 @@ _GET: Final = "cgi-bin/appchat/get"
 _SEND: Final = "cgi-bin/appchat/send"
 
 
-def _articles(_: object, attribute: attrs.Attribute[Any], value: tuple[object, ...]) -> None:
-    if not 1 <= len(value) <= _ARTICLES_MAX:
-        raise InvalidArgumentError(
-            attribute.name, f"has {len(value)} articles; WeChat takes 1 to {_ARTICLES_MAX}"
-        )
-
-
-def _news_articles(articles: Iterable[NewsArticle]) -> tuple[NewsArticle, ...]:
-    return tuple(articles)
-
-
-def _mpnews_articles(articles: Iterable[MpNewsArticle]) -> tuple[MpNewsArticle, ...]:
-    return tuple(articles)
-
-
 @attrs.frozen
 class TextCard(OutgoingMessage):
     """A text card: title, description and a link; WeChat labels the button "详情" by default.
@@ -106,11 +99,14 @@ class News(OutgoingMessage):
     """A news message: 1 to 8 linked articles.
 
     Raises:
-        InvalidArgumentError: ``articles`` holds fewer than 1 or more than 8 articles.
+        InvalidArgumentError: ``articles`` is not a list of `NewsArticle`, or holds fewer than 1
+            or more than 8.
     """
 
     msgtype: ClassVar[str] = "news"
-    articles: tuple[NewsArticle, ...] = attrs.field(converter=_news_articles, validator=_articles)
+    articles: tuple[NewsArticle, ...] = attrs.field(
+        converter=as_tuple, validator=items_of(NewsArticle, 1, _ARTICLES_MAX, "articles")
+    )
 
     def payload(self) -> dict[str, Any]:  # noqa: D102 - see OutgoingMessage
         return {"articles": [unstructure_omitting_none(a) for a in self.articles]}
@@ -138,12 +134,13 @@ class MpNews(OutgoingMessage):
     """An mpnews message: 1 to 8 articles whose bodies WeCom hosts.
 
     Raises:
-        InvalidArgumentError: ``articles`` holds fewer than 1 or more than 8 articles.
+        InvalidArgumentError: ``articles`` is not a list of `MpNewsArticle`, or holds fewer than 1
+            or more than 8.
     """
 
     msgtype: ClassVar[str] = "mpnews"
     articles: tuple[MpNewsArticle, ...] = attrs.field(
-        converter=_mpnews_articles, validator=_articles
+        converter=as_tuple, validator=items_of(MpNewsArticle, 1, _ARTICLES_MAX, "articles")
     )
 
     def payload(self) -> dict[str, Any]:  # noqa: D102 - see OutgoingMessage

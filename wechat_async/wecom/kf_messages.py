@@ -27,7 +27,7 @@ from wechat_async._models import (
     register_tagged_union,
     unstructure_omitting_none,
 )
-from wechat_async._validate import max_bytes, non_empty
+from wechat_async._validate import as_tuple, items_of, max_bytes, non_empty
 from wechat_async.errors import InvalidArgumentError
 from wechat_async.wecom.messages import OutgoingMessage
 
@@ -267,18 +267,6 @@ _MENU_ITEM_TYPES: tuple[type[MenuItem], ...] = (MenuClick, MenuView, MenuMiniPro
 _MAX_MENU_ITEMS = 10
 
 
-def _menu_items(_: object, attribute: attrs.Attribute[object], value: object) -> None:
-    if not isinstance(value, tuple) or not all(isinstance(i, _MENU_ITEM_TYPES) for i in value):
-        raise InvalidArgumentError(attribute.name, "must be a tuple of menu items")
-    if len(value) > _MAX_MENU_ITEMS:
-        raise InvalidArgumentError(attribute.name, f"holds at most {_MAX_MENU_ITEMS} items")
-
-
-def _as_tuple(value: object) -> object:
-    # Callers naturally pass lists; the frozen model keeps an immutable tuple.
-    return tuple(value) if isinstance(value, list) else value
-
-
 @attrs.frozen
 class MsgMenu(OutgoingMessage):
     """A menu message (``msgmenu``): a head, up to 10 items (``list`` on the wire), a tail.
@@ -289,7 +277,9 @@ class MsgMenu(OutgoingMessage):
     """
 
     msgtype: ClassVar[str] = "msgmenu"
-    items: tuple[MenuItem, ...] = attrs.field(converter=_as_tuple, validator=_menu_items)
+    items: tuple[MenuItem, ...] = attrs.field(
+        converter=as_tuple, validator=items_of(_MENU_ITEM_TYPES, 0, _MAX_MENU_ITEMS, "menu items")
+    )
     head_content: str | None = attrs.field(default=None, validator=max_bytes(1024))
     tail_content: str | None = attrs.field(default=None, validator=max_bytes(1024))
 
