@@ -446,6 +446,9 @@ def test_should_retry_decisions() -> None:
         {"max_delay": -1},
         {"deadline": 0},
         {"jitter": "none"},
+        {"base_delay": "0.2"},
+        {"deadline": float("nan")},
+        {"attempts": True},
     ],
 )
 def test_policy_rejects_nonsense(options: dict[str, Any]) -> None:

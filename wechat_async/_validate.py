@@ -15,6 +15,7 @@ validators, for the fields of outgoing message models.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ __all__ = [
     "max_bytes",
     "member_lists",
     "non_empty",
+    "number",
     "omit_none",
     "one_or_both",
     "optional_text",
@@ -79,6 +81,24 @@ def integer(argument: str, value: object, low: int, high: int | None = None) -> 
     ):
         bounds = f"of at least {low}" if high is None else f"from {low} to {high}"
         raise InvalidArgumentError(argument, f"must be an integer {bounds}, got {value!r}")
+    return value
+
+
+def number(argument: str, value: object, *, positive: bool = True) -> float:
+    """An int or float (not a bool), finite, above zero (or at least zero with ``positive=False``).
+
+    For durations and timeouts in settings, where a str would otherwise fail
+    later with a TypeError from a comparison.
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+        or (positive and value == 0)
+    ):
+        wanted = "a positive" if positive else "a non-negative"
+        raise InvalidArgumentError(argument, f"must be {wanted} number of seconds, got {value!r}")
     return value
 
 

@@ -95,6 +95,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol, Self
 
+from wechat_async._validate import integer, number
 from wechat_async.errors import APIError, ConfigurationError
 from wechat_async.observability import MetricsHook, emit
 
@@ -327,12 +328,11 @@ class KfConsumer:
         """
         if not prefix or "{" in prefix or "}" in prefix:
             raise ConfigurationError("prefix must be non-empty and free of braces")
-        if lease_ttl <= 0 or dedup_window <= 0 or poll_interval <= 0:
-            raise ConfigurationError("lease_ttl, dedup_window and poll_interval must be positive")
-        if max_attempts < 1:
-            raise ConfigurationError("max_attempts must be at least 1")
-        if not 1 <= limit <= 1000:  # noqa: PLR2004 - sync_msg's documented maximum
-            raise ConfigurationError("limit must be 1-1000")
+        number("lease_ttl", lease_ttl)
+        number("dedup_window", dedup_window)
+        number("poll_interval", poll_interval)
+        integer("max_attempts", max_attempts, 1)
+        integer("limit", limit, 1, 1000)  # sync_msg's documented maximum
         self._kf = kf
         self._handler = handler
         self._state: _State = (

@@ -44,6 +44,7 @@ from typing import IO, TYPE_CHECKING, Any, Final, Literal, Self, TypeVar
 
 import httpx
 
+from wechat_async._validate import integer, number
 from wechat_async.errors import (
     APIError,
     ConfigurationError,
@@ -283,12 +284,10 @@ class RetryPolicy:
     jitter: Literal["full", "equal"] = "full"
 
     def __post_init__(self) -> None:  # noqa: D105
-        if not isinstance(self.attempts, int) or self.attempts < 1:
-            raise ConfigurationError(f"attempts must be an int >= 1, got {self.attempts!r}")
-        if self.base_delay < 0 or self.max_delay < 0:
-            raise ConfigurationError("base_delay and max_delay must not be negative")
-        if not self.deadline > 0:
-            raise ConfigurationError(f"deadline must be positive, got {self.deadline!r}")
+        integer("attempts", self.attempts, 1)
+        number("base_delay", self.base_delay, positive=False)
+        number("max_delay", self.max_delay, positive=False)
+        number("deadline", self.deadline)
         if self.jitter not in {"full", "equal"}:
             raise ConfigurationError(f"jitter must be 'full' or 'equal', got {self.jitter!r}")
 
@@ -434,14 +433,8 @@ class Transport:
             ConfigurationError: ``timeout`` is not positive or ``max_in_flight`` is not an int of
                 at least 1.
         """
-        if not timeout > 0:
-            raise ConfigurationError(f"timeout must be positive, got {timeout!r}")
-        if (
-            isinstance(max_in_flight, bool)
-            or not isinstance(max_in_flight, int)
-            or max_in_flight < 1
-        ):
-            raise ConfigurationError(f"max_in_flight must be an int >= 1, got {max_in_flight!r}")
+        number("timeout", timeout)
+        integer("max_in_flight", max_in_flight, 1)
         self._in_flight = asyncio.Semaphore(max_in_flight)
         _install_log_redaction()
         self._owns_client = client is None

@@ -183,7 +183,14 @@ def test_bad_settings_are_refused() -> None:
     fake = FakeWeChat()
     service = WeCom(fake.corp_id, fake.corp_secrets[0], transport=fake.transport()).kf
     handler = Recorder()
-    for bad in ({"max_attempts": 0}, {"limit": 1001}, {"lease_ttl": 0}, {"prefix": "a{b}"}):
+    for bad in (
+        {"max_attempts": 0},
+        {"limit": 1001},
+        {"limit": "10"},
+        {"lease_ttl": 0},
+        {"poll_interval": "60"},
+        {"prefix": "a{b}"},
+    ):
         with pytest.raises(ConfigurationError):
             KfConsumer(service, handler, **bad)
 

@@ -253,3 +253,12 @@ async def test_memory_store_delete_secret() -> None:
 async def test_a_provider_needs_a_key(key: object) -> None:
     with pytest.raises(InvalidArgumentError, match="key"):
         CountingToken(key=key)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"lock_ttl": "20"}, {"fetch_timeout": 0}, {"poll_max": -1}, {"l1_ttl": float("inf")}],
+)
+async def test_settings_refuse_values_that_are_not_durations(options: dict[str, object]) -> None:
+    with pytest.raises(ConfigurationError, match=next(iter(options))):
+        RefreshSettings(**options)  # type: ignore[arg-type]

@@ -34,10 +34,10 @@ import logging
 import random
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TypeGuard
 
-from wechat_async._validate import text
+from wechat_async._validate import number, text
 from wechat_async.errors import ConfigurationError, TokenUnavailableError
 from wechat_async.observability import MetricsHook, emit
 from wechat_async.tokens.store import (
@@ -85,6 +85,11 @@ class RefreshSettings:
 
     def __post_init__(self) -> None:
         """Refuse timings that could deadlock or never wait."""
+        for field in fields(self):
+            if field.name != "strict":
+                # Only the bounds must be above zero; zero turns a margin or a pause off.
+                positive = field.name in {"fetch_timeout", "lock_ttl", "wait_timeout"}
+                number(field.name, getattr(self, field.name), positive=positive)
         if self.lock_ttl < self.fetch_timeout:
             raise ConfigurationError("lock_ttl must cover fetch_timeout")
         if self.wait_timeout <= self.lock_ttl:
