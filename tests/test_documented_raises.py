@@ -120,6 +120,7 @@ def _module_tree(filename: str) -> ast.Module:
     return ast.parse(Path(filename).read_text("utf-8"))
 
 
+@functools.cache  # every lookup walks the module's tree; each function is looked up often
 def _function_node(func: types.FunctionType) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
     code = func.__code__
     try:
@@ -187,8 +188,8 @@ class _Analysis:
         kinds: list[type] | None = None
         if isinstance(base, ast.Attribute) and _is_name(base.value, "self") and self.owner:
             kinds = self.attribute_types(base.attr)
-        elif isinstance(base, ast.Name) and base.id in self.parameters():
-            kinds = [kind for kind in _flatten(self.parameters()[base.id]) if _ours(kind)]
+        elif isinstance(base, ast.Name) and base.id in self.parameters:
+            kinds = [kind for kind in _flatten(self.parameters[base.id]) if _ours(kind)]
         elif isinstance(base, ast.Name) and base.id in self.locals():
             kinds = self.locals()[base.id]
         elif isinstance(base, ast.Call):
@@ -202,12 +203,9 @@ class _Analysis:
         return None
 
     @functools.cached_property
-    def _parameters(self) -> dict[str, Any]:
-        return _hints(self.func)
-
     def parameters(self) -> dict[str, Any]:
         """The annotated parameters of the function under analysis."""
-        return self._parameters
+        return _hints(self.func)
 
     def returned_types(self, call: ast.Call) -> list[type]:
         """The package classes a call of ours is annotated to return."""
