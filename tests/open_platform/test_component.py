@@ -41,6 +41,7 @@ from wechat_async.open_platform import (
     AuthorizerOption,
     AuthType,
     Component,
+    ComponentAccessToken,
     ComponentVerifyTicketEvent,
     FastRegisterEvent,
     RegistrationStatus,
@@ -668,10 +669,25 @@ async def test_iter_authorizers_checks_page_size() -> None:
 
 def test_constructor_checks_ids() -> None:
     transport = FakeOpenPlatform().transport()
-    with pytest.raises(InvalidArgumentError):
+    with pytest.raises(InvalidArgumentError) as caught:
         Component(transport, "", COMPONENT_SECRET, crypto=crypto())
-    with pytest.raises(InvalidArgumentError):
+    assert caught.value.argument == "component_appid"
+    with pytest.raises(InvalidArgumentError) as caught:
         Component(transport, COMPONENT_APPID, "", crypto=crypto())
+    assert caught.value.argument == "component_appsecret"
+
+
+@pytest.mark.parametrize(
+    ("appid", "secret", "argument"),
+    [
+        ("bad appid!", COMPONENT_SECRET, "component_appid"),
+        (COMPONENT_APPID, 7, "component_appsecret"),
+    ],
+)
+def test_the_component_token_checks_its_ids_too(appid: str, secret: Any, argument: str) -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        ComponentAccessToken(appid, secret, transport=FakeOpenPlatform().transport())
+    assert caught.value.argument == argument
 
 
 # -- the authorization URL ----------------------------------------------------------------

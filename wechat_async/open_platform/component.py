@@ -289,13 +289,8 @@ class Component:
             InvalidArgumentError: ``component_appid`` is not an appid (1 to 64 characters
                 of ``[0-9A-Za-z_-]``), or ``component_appsecret`` is empty.
         """
-        self._appid = _appid("component_appid", component_appid)
-        text("component_appsecret", component_appsecret)
-        self._transport = transport
         self._store: TokenStore = store if store is not None else MemoryTokenStore()
-        self._crypto = crypto
-        self._settings = settings
-        self._metrics = metrics
+        # The token provider checks the appid and the secret, for both of them.
         self._token = ComponentAccessToken(
             component_appid,
             component_appsecret,
@@ -304,6 +299,11 @@ class Component:
             settings=settings,
             metrics=metrics,
         )
+        self._appid = self._token.component_appid
+        self._transport = transport
+        self._crypto = crypto
+        self._settings = settings
+        self._metrics = metrics
         self._authorizers: dict[str, AuthorizerAccessToken] = {}
 
     def __repr__(self) -> str:
