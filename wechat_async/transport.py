@@ -35,6 +35,7 @@ import contextlib
 import enum
 import json as _json
 import logging
+import math
 import random
 import re
 import time
@@ -357,9 +358,30 @@ def _check_status(response: httpx.Response, path: str) -> None:
         raise HTTPStatusError(response.status_code, path)
 
 
+def _refuse_constant(name: str) -> object:
+    # Python's json accepts NaN and Infinity, which JSON does not have; a reply
+    # carrying them is broken, and a NaN or infinite number must not reach our code.
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e400 overflows to infinity
+        raise ValueError(f"{text[:20]} does not fit a float")
+    return number
+
+
+def _loads(content: bytes) -> object:
+    """Parse strict JSON; ValueError for NaN, Infinity, an overflowing number or deep nesting."""
+    try:
+        return _json.loads(content, parse_constant=_refuse_constant, parse_float=_finite)
+    except RecursionError as exc:
+        raise ValueError("JSON nested too deeply") from exc
+
+
 def _decode_object(response: httpx.Response, path: str) -> dict[str, Any]:
     try:
-        body = _json.loads(response.content)
+        body = _loads(response.content)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
         content_type = response.headers.get("content-type", "no content-type")
         raise InvalidResponseError(
@@ -392,7 +414,7 @@ def _parse_raw(response: httpx.Response, path: str) -> httpx.Response:
     content_type = response.headers.get("content-type", "").lower()
     if "json" in content_type or content_type.startswith("text/plain"):
         try:
-            body = _json.loads(response.content)
+            body = _loads(response.content)
         except ValueError:
             return response
         if isinstance(body, dict) and "errcode" in body:

@@ -56,9 +56,11 @@ async def test_killed_lease_holder_is_taken_over_after_the_lease_lapses(
     fake = FakeWeChat(token_latency=LATENCY)
     with serve(fake) as base_url:
         worker_settings = {
-            "fetch_timeout": WORKER_LOCK_TTL,
+            # The lease covers the fetch and two store round trips.
+            "fetch_timeout": WORKER_LOCK_TTL - 0.2,
             "lock_ttl": WORKER_LOCK_TTL,
             "wait_timeout": WORKER_LOCK_TTL * 2,
+            "store_timeout": 0.1,
         }
         config = {
             "base_url": base_url,
@@ -73,7 +75,7 @@ async def test_killed_lease_holder_is_taken_over_after_the_lease_lapses(
         ) as transport:
             store = RedisTokenStore(redis_client, prefix=redis_prefix)
             settings = RefreshSettings(
-                fetch_timeout=LATENCY + 2, lock_ttl=LATENCY + 3, wait_timeout=15
+                fetch_timeout=LATENCY + 2, lock_ttl=LATENCY + 3, wait_timeout=15, store_timeout=0.5
             )
 
             def survivor() -> AccessToken:

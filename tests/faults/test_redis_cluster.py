@@ -47,7 +47,7 @@ async def cluster_client(cluster: list[RedisProcess]) -> AsyncIterator[RedisClus
 async def test_single_flight_across_providers_on_a_cluster(cluster_client: RedisCluster) -> None:
     fake = FakeWeChat(token_latency=0.2)
     store = RedisTokenStore(cluster_client, prefix=PREFIX + "-sf")
-    settings = RefreshSettings(fetch_timeout=2, lock_ttl=3, wait_timeout=5)
+    settings = RefreshSettings(fetch_timeout=2, lock_ttl=3, wait_timeout=5, store_timeout=0.5)
     async with fake.client() as client:
         transport = Transport(client, hosts=fake.hosts(), retry=RetryPolicy.no_wait(1))
         providers = [

@@ -39,7 +39,9 @@ from .servers import RedisProcess, redis_processes
 TOKEN_PATH = "cgi-bin/token"
 API_PATH = "cgi-bin/customservice/getkflist"
 L1_TTL = 0.05
-SETTINGS = RefreshSettings(l1_ttl=L1_TTL, fetch_timeout=2, lock_ttl=3, wait_timeout=5)
+SETTINGS = RefreshSettings(
+    l1_ttl=L1_TTL, fetch_timeout=2, lock_ttl=3, wait_timeout=5, store_timeout=0.5
+)
 PERSISTENCE = {
     "volatile": (),
     "persistent": ("--appendonly", "yes", "--appendfsync", "always"),

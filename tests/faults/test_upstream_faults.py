@@ -243,7 +243,9 @@ async def test_token_endpoint_slower_than_fetch_timeout_is_bounded() -> None:
     fake = FakeWeChat()
     async with fake.client() as client:
         transport = Transport(client, hosts=fake.hosts(), retry=RetryPolicy.no_wait(ATTEMPTS))
-        token = provider(fake, transport, fetch_timeout=0.3, lock_ttl=0.5, wait_timeout=1.0)
+        token = provider(
+            fake, transport, fetch_timeout=0.3, lock_ttl=0.5, wait_timeout=1.0, store_timeout=0.1
+        )
         fake.faults.timeout(GETTOKEN, 30.0, times=1)
         started = time.monotonic()
         with pytest.raises(TokenUnavailableError, match="longer than"):

@@ -14,6 +14,7 @@ FAST = RefreshSettings(
     l1_ttl=2.0,
     fetch_timeout=2.0,
     lock_ttl=3.0,
+    store_timeout=0.5,
     wait_timeout=6.0,
     poll_initial=0.005,
     poll_max=0.05,

@@ -128,7 +128,12 @@ async def test_invalidation_storm_makes_one_round_trip_and_one_fetch(
 
 async def test_a_dead_lock_holder_is_taken_over_after_its_ttl(store: RedisTokenStore) -> None:
     settings = RefreshSettings(
-        fetch_timeout=0.2, lock_ttl=0.4, wait_timeout=3.0, poll_initial=0.01, poll_max=0.05
+        fetch_timeout=0.2,
+        lock_ttl=0.4,
+        wait_timeout=3.0,
+        poll_initial=0.01,
+        poll_max=0.05,
+        store_timeout=0.1,
     )
     provider = CountingToken(store=store, settings=settings)
     dead = await store.acquire(provider.key, settings.lock_ttl)  # its process was killed
@@ -166,6 +171,7 @@ async def test_unreachable_redis_in_strict_mode_raises() -> None:
         fetch_timeout=FAST.fetch_timeout,
         lock_ttl=FAST.lock_ttl,
         wait_timeout=FAST.wait_timeout,
+        store_timeout=FAST.store_timeout,
         strict=True,
     )
     provider = CountingToken(store=RedisTokenStore(client, prefix="down"), settings=settings)

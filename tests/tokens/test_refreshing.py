@@ -69,7 +69,9 @@ async def test_fetch_failure_reaches_every_waiter_and_next_get_retries() -> None
 
 
 async def test_fetch_timeout_is_bounded() -> None:
-    settings = RefreshSettings(fetch_timeout=0.05, lock_ttl=1.0, wait_timeout=2.0)
+    settings = RefreshSettings(
+        fetch_timeout=0.05, lock_ttl=1.0, wait_timeout=2.0, store_timeout=0.2
+    )
     provider = CountingToken(latency=5.0, settings=settings)
     started = time.monotonic()
     with pytest.raises(TokenUnavailableError):
@@ -130,13 +132,15 @@ async def test_invalidation_storm_collapses() -> None:
 
 
 async def test_refresh_ahead_serves_current_token_and_refreshes_once() -> None:
-    provider = CountingToken(latency=0.05, expires_in=200.0)  # below the 300 s margin
+    provider = CountingToken(latency=0.05, expires_in=300.5)  # due for a refresh in 0.5 s
     assert await provider.get() == "tok-1"
+    provider.expires_in = 7200.0
+    await asyncio.sleep(0.6)
     results = await asyncio.gather(*(provider.get() for _ in range(100)))
     assert set(results) == {"tok-1"}  # nobody blocked on the refresh
     await asyncio.sleep(0.15)
     assert provider.fetches == 2
-    provider.expires_in = 7200.0
+    assert await provider.get() == "tok-2"
 
 
 async def test_expired_l1_is_never_served() -> None:
@@ -166,7 +170,12 @@ async def test_rotation_by_another_process_is_picked_up_without_fetching() -> No
 async def test_waiter_takes_over_when_the_lock_holder_dies() -> None:
     store = MemoryTokenStore()
     settings = RefreshSettings(
-        fetch_timeout=0.1, lock_ttl=0.3, wait_timeout=2.0, poll_initial=0.01, poll_max=0.05
+        fetch_timeout=0.1,
+        lock_ttl=0.3,
+        wait_timeout=2.0,
+        poll_initial=0.01,
+        poll_max=0.05,
+        store_timeout=0.05,
     )
     provider = CountingToken(store=store, settings=settings)
     dead = await store.acquire(provider.key, settings.lock_ttl)  # a holder that never returns
@@ -183,7 +192,9 @@ async def test_wait_is_bounded_when_the_holder_keeps_the_lock() -> None:
         async def acquire(self, key: str, ttl: float) -> Lease | None:  # noqa: ARG002
             return None
 
-    settings = RefreshSettings(fetch_timeout=0.05, lock_ttl=0.1, wait_timeout=0.3)
+    settings = RefreshSettings(
+        fetch_timeout=0.05, lock_ttl=0.1, wait_timeout=0.3, store_timeout=0.025
+    )
     provider = CountingToken(store=StuckStore(), settings=settings)
     with pytest.raises(TokenUnavailableError, match="within"):
         await provider.get()

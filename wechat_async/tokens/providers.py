@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from wechat_async._validate import text
 from wechat_async.errors import InvalidResponseError, TokenUnavailableError
@@ -34,12 +34,34 @@ def parse_token_reply(
     ``authorizer_access_token``.
     """
     token = reply.get(field)
-    expires_in = reply.get("expires_in")
     if not isinstance(token, str) or not token:
         raise InvalidResponseError(f"{path} answered without {field}")
-    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float) or expires_in <= 0:
-        raise InvalidResponseError(f"{path} answered without a positive expires_in")
-    return token, float(expires_in)
+    return token, parse_expires_in(reply.get("expires_in"), path)
+
+
+MIN_EXPIRES_IN: Final = 1.0
+MAX_EXPIRES_IN: Final = 86_400.0
+"""The ``expires_in`` a token reply may carry, in seconds. WeChat's tokens live two
+hours ("目前是7200秒之内的值"); a day is room to spare, and anything outside the range
+is a broken or hostile answer, not a token to schedule by."""
+
+
+def parse_expires_in(value: object, path: str) -> float:
+    """Check a reply's ``expires_in``: a finite number of seconds within a sane range.
+
+    Raises:
+        InvalidResponseError: missing, not a number (a string, a bool), NaN or infinite,
+            or outside `MIN_EXPIRES_IN` .. `MAX_EXPIRES_IN`.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        kind = "missing" if value is None else f"a {type(value).__name__}"
+        raise InvalidResponseError(f"expires_in is {kind}, not a number of seconds", path)
+    # Compare before converting: float(10**400) would raise OverflowError.
+    if not MIN_EXPIRES_IN <= value <= MAX_EXPIRES_IN:  # False for NaN as well
+        raise InvalidResponseError(
+            f"expires_in is outside {MIN_EXPIRES_IN:g}..{MAX_EXPIRES_IN:g} seconds", path
+        )
+    return float(value)
 
 
 class StaticToken:

@@ -5,13 +5,15 @@ This is the only module of wechat_async that imports redis.
 Keys of one token share a hash tag, so the Lua scripts below touch one slot and
 run on Redis Cluster too::
 
-    {prefix}:{<key>}:token   hash {value, expires_at}, expiring with the token
+    {prefix}:{<key>}:token   hash {value, expires_at, refresh_at, use_until},
+                             expiring with the token
     {prefix}:{<key>}:lock    the refresh lock, SET NX PX with a random owner
     {prefix}:{<key>}:secret  a ticket or refresh token (get_secret / set_secret)
 """
 
 from __future__ import annotations
 
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +31,10 @@ __all__ = ["RedisTokenStore"]
 # Write the token only while our owner value still holds the lock (fencing).
 _SAVE = """
 if redis.call('get', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('del', KEYS[1])
 redis.call('hset', KEYS[1], 'value', ARGV[2], 'expires_at', ARGV[3])
+if ARGV[5] ~= '' then redis.call('hset', KEYS[1], 'refresh_at', ARGV[5]) end
+if ARGV[6] ~= '' then redis.call('hset', KEYS[1], 'use_until', ARGV[6]) end
 redis.call('pexpire', KEYS[1], ARGV[4])
 return 1
 """
@@ -81,11 +86,19 @@ class RedisTokenStore:
         Raises:
             TokenStoreUnavailableError: Redis could not be reached or answered with an error.
         """
-        raw = await self._call(self._redis.hmget(self.token_key(key), ["value", "expires_at"]))
-        value, expires_at = raw
+        raw = await self._call(
+            self._redis.hmget(
+                self.token_key(key), ["value", "expires_at", "refresh_at", "use_until"]
+            )
+        )
+        value, expires_at, refresh_at, use_until = raw
         if value is None or expires_at is None:
             return None
-        return StoredToken(_text(value), float(_text(expires_at)))
+        times = [_epoch(expires_at), _epoch(refresh_at), _epoch(use_until)]
+        if times[0] is None:
+            # Not written by us (or damaged): as good as absent, so a fresh token replaces it.
+            return None
+        return StoredToken(_text(value), times[0], times[1], times[2])
 
     async def acquire(self, key: str, ttl: float) -> Lease | None:
         """SET NX PX with a random owner value.
@@ -109,7 +122,14 @@ class RedisTokenStore:
         result = await self._call(
             self._save(
                 keys=[self.token_key(key), self.lock_key(key)],
-                args=[lease.owner, token.value, repr(token.expires_at), ttl_ms],
+                args=[
+                    lease.owner,
+                    token.value,
+                    repr(token.expires_at),
+                    ttl_ms,
+                    "" if token.refresh_at is None else repr(token.refresh_at),
+                    "" if token.use_until is None else repr(token.use_until),
+                ],
             )
         )
         return bool(result)
@@ -172,3 +192,14 @@ class RedisTokenStore:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _epoch(value: bytes | str | None) -> float | None:
+    """A stored time, or None when absent or not a finite number."""
+    if value is None:
+        return None
+    try:
+        number = float(_text(value))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None

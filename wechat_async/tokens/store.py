@@ -23,14 +23,27 @@ __all__ = ["Lease", "MemoryTokenStore", "StoredToken", "TokenStore", "TokenStore
 
 @dataclass(frozen=True, slots=True)
 class StoredToken:
-    """A token and the wall-clock time (epoch seconds) at which WeChat expires it."""
+    """A token, when WeChat expires it, and when its fetcher decided to replace it.
+
+    All three times are wall-clock epoch seconds. ``refresh_at`` (refresh ahead
+    from then on) and ``use_until`` (never hand it out after) are decided once,
+    by the process that fetched the token, and travel with it through the
+    store, so every process agrees on when the next fetch is due. None means
+    "derive from the reader's own `RefreshSettings`" (a token stored without
+    them).
+    """
 
     value: str
     expires_at: float
+    refresh_at: float | None = None
+    use_until: float | None = None
 
     def __repr__(self) -> str:
         """Never show the token itself."""
-        return f"StoredToken(value=<redacted>, expires_at={self.expires_at!r})"
+        return (
+            f"StoredToken(value=<redacted>, expires_at={self.expires_at!r}, "
+            f"refresh_at={self.refresh_at!r}, use_until={self.use_until!r})"
+        )
 
     def remaining(self, now: float | None = None) -> float:
         """Seconds of life left."""
