@@ -11,7 +11,7 @@ Every exception the SDK raises on purpose derives from `WeChatError`, so
      │    │    └── IPNotAllowedError                 40164 60020 61004
      │    ├── RateLimitError                 45009 45011 45033
      │    ├── SystemBusyError                -1
-     │    └── InvalidParameterError          40003 40033 40035 44002 47001
+     │    └── InvalidParameterError          40003 40004 40005 40033 40035 41001 44001 44002 47001
      ├── TransportError              no usable answer came back for the request
      │    ├── ConnectError                   refused, DNS or TLS failure, connect timeout
      │    ├── RequestTimeoutError            sent, but no answer in time (or deadline spent)
@@ -37,10 +37,15 @@ Every exception the SDK raises on purpose derives from `WeChatError`, so
 Official Accounts (api.weixin.qq.com) and WeCom (qyapi.weixin.qq.com) share
 most global codes; where they differ the class covers both meanings:
 
-* 40001 is "invalid credential" on both: a stale or wrong access token on an
-  ordinary call, a wrong AppSecret / corpsecret at a token endpoint. So
-  `api_error_for` maps it to `InvalidCredentialError` for the
-  token endpoints and to `InvalidTokenError` everywhere else.
+* 40001 is "invalid credential": on the Official Account host a stale or
+  wrong access token on an ordinary call, and a wrong AppSecret at a token
+  endpoint; on WeCom only a wrong corpsecret (WeCom answers 40014 for a bad
+  access token). So `api_error_for` maps it to `InvalidCredentialError` for
+  the token endpoints and to `InvalidTokenError` everywhere else.
+* 41001 ("access_token missing") is an `InvalidParameterError`, not an
+  `InvalidTokenError`: the transport always sends its provider's token, so it
+  means a call made without a token provider (or one handing out an empty
+  string); fetching another token from the same setup would not help.
 * 40091 is WeCom's "secret from another corp" and Open Platform's "invalid
   component ticket": either way the inputs for getting a token are wrong.
 * 42009 is WeCom's expired suite_access_token.
@@ -161,9 +166,13 @@ class SystemBusyError(APIError):
 
 
 class InvalidParameterError(APIError):
-    """An argument was rejected: bad openid / userid, bad characters, empty or malformed body."""
+    """An argument was rejected: bad openid / userid, bad characters, empty or malformed body.
 
-    codes = frozenset({40003, 40033, 40035, 44002, 47001})
+    Also a missing access token (41001) and an upload's bad media type (40004,
+    40005) or missing file (44001).
+    """
+
+    codes = frozenset({40003, 40004, 40005, 40033, 40035, 41001, 44001, 44002, 47001})
 
 
 def _build_registry(*classes: type[APIError]) -> MappingProxyType[int, type[APIError]]:

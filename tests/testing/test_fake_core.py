@@ -8,6 +8,7 @@ import pytest
 from wechat_async.errors import (
     HTTPStatusError,
     InvalidCredentialError,
+    InvalidParameterError,
     InvalidResponseError,
     InvalidTokenError,
     RateLimitError,
@@ -15,10 +16,34 @@ from wechat_async.errors import (
     SystemBusyError,
 )
 from wechat_async.testing.fake import FakeRequest, FakeWeChat
-from wechat_async.tokens import AccessToken, StableAccessToken, StaticToken, WorkAccessToken
+from wechat_async.tokens import (
+    AccessToken,
+    StableAccessToken,
+    StaticToken,
+    TokenProvider,
+    WorkAccessToken,
+)
 from wechat_async.transport import Host, RetryPolicy, Transport
 
 pytestmark = pytest.mark.asyncio
+
+
+class Recording:
+    """A token provider around another that records what it handed out and was told is bad."""
+
+    def __init__(self, inner: TokenProvider) -> None:
+        self.inner = inner
+        self.handed: list[str] = []
+        self.invalidated: list[str] = []
+
+    async def get(self) -> str:
+        token = await self.inner.get()
+        self.handed.append(token)
+        return token
+
+    async def invalidate(self, token: str) -> None:
+        self.invalidated.append(token)
+        await self.inner.invalidate(token)
 
 
 def with_echo(fake: FakeWeChat) -> FakeWeChat:
@@ -177,6 +202,22 @@ async def test_timeout_fault_trips_the_deadline() -> None:
         await transport.request("GET", "cgi-bin/echo", token=provider)
 
 
+async def test_a_body_that_is_not_a_json_object_answers_each_hosts_code() -> None:
+    fake = FakeWeChat()
+
+    @fake.route("POST", Host.OFFICIAL, "cgi-bin/json", token_param=None)
+    @fake.route("POST", Host.WORK, "cgi-bin/json", token_param=None)
+    async def echo_json(request: FakeRequest) -> dict[str, object]:
+        return {"errcode": 0, "errmsg": "ok", "body": request.json()}
+
+    async with fake.client() as client:
+        for body in (b"not json", b"[1, 2]"):
+            official = await client.post("http://fake.wechat/cgi-bin/json", content=body)
+            work = await client.post("http://fake.wechat/qyapi/cgi-bin/json", content=body)
+            assert official.json()["errcode"] == 47001  # data format error
+            assert work.json()["errcode"] == 40058  # WeCom's 40058: "json不合法" comes first
+
+
 async def test_unknown_path_is_404() -> None:
     fake = FakeWeChat()
     async with fake.client() as client:
@@ -194,8 +235,113 @@ async def test_token_latency_and_counter() -> None:
 async def test_invalid_token_raises_after_one_retry() -> None:
     fake = with_echo(FakeWeChat())
     transport = fake.transport()
-    with pytest.raises(InvalidTokenError):
-        await transport.request("GET", "cgi-bin/echo", token=StaticToken("forged"))
+    provider = Recording(StaticToken("forged"))
+    with pytest.raises(InvalidTokenError) as caught:
+        await transport.request("GET", "cgi-bin/echo", token=provider)
+    assert caught.value.errcode == 40001
+    assert provider.invalidated == ["forged"]
+    assert fake.calls["cgi-bin/echo"] == 2  # sent, invalidated, sent once more
+
+
+async def test_token_check_answers_each_hosts_codes() -> None:
+    fake = with_echo(FakeWeChat())
+    args = {"corpid": fake.corp_id, "corpsecret": fake.corp_secrets[0]}
+    work = str((await raw(fake, "qyapi/cgi-bin/gettoken", **args))["access_token"])
+    official = str(
+        (
+            await raw(
+                fake,
+                "cgi-bin/token",
+                grant_type="client_credential",
+                appid=fake.appid,
+                secret=fake.secret,
+            )
+        )["access_token"]
+    )
+    # No token: 41001 on both hosts.
+    assert (await raw(fake, "cgi-bin/echo"))["errcode"] == 41001
+    assert (await raw(fake, "cgi-bin/echo", access_token=""))["errcode"] == 41001
+    assert (await raw(fake, "qyapi/cgi-bin/echo"))["errcode"] == 41001
+    # A token the host did not issue: 40001 on the Official Account host, 40014 on WeCom.
+    assert (await raw(fake, "cgi-bin/echo", access_token="nonsense"))["errcode"] == 40001
+    assert (await raw(fake, "cgi-bin/echo", access_token=work))["errcode"] == 40001
+    assert (await raw(fake, "qyapi/cgi-bin/echo", access_token="nonsense"))["errcode"] == 40014
+    assert (await raw(fake, "qyapi/cgi-bin/echo", access_token=official))["errcode"] == 40014
+    # Expired: 42001 on both.
+    fake.clock.advance(7200)
+    assert (await raw(fake, "cgi-bin/echo", access_token=official))["errcode"] == 42001
+    assert (await raw(fake, "qyapi/cgi-bin/echo", access_token=work))["errcode"] == 42001
+
+
+async def test_revoke_all_forgets_every_token() -> None:
+    fake = with_echo(FakeWeChat())
+    transport = fake.transport()
+    work = WorkAccessToken(fake.corp_id, fake.corp_secrets[0], transport=transport)
+    classic = AccessToken(fake.appid, fake.secret, transport=transport)
+    stable = StableAccessToken(fake.appid, fake.secret, transport=transport)
+    old = [await work.get(), await classic.get(), await stable.get()]
+    fake.tokens.revoke_all()
+    assert (await raw(fake, "qyapi/cgi-bin/echo", access_token=old[0]))["errcode"] == 40014
+    assert (await raw(fake, "cgi-bin/echo", access_token=old[1]))["errcode"] == 40001
+    assert (await raw(fake, "cgi-bin/echo", access_token=old[2]))["errcode"] == 40001
+    for provider, token in zip((work, classic, stable), old, strict=True):
+        await provider.invalidate(token)
+        fresh = await provider.get()
+        assert fresh != token
+    assert (await raw(fake, "qyapi/cgi-bin/echo", access_token=await work.get()))["errcode"] == 0
+
+
+async def test_revoked_wecom_token_is_invalidated_and_sent_again_once() -> None:
+    fake = with_echo(FakeWeChat())
+    transport = fake.transport()
+    provider = Recording(WorkAccessToken(fake.corp_id, fake.corp_secrets[0], transport=transport))
+    await transport.request("GET", "cgi-bin/echo", host=Host.WORK, token=provider)
+    [stale] = provider.handed
+    fake.tokens.revoke_all()  # WeCom now answers 40014 for the token the provider caches
+    reply = await transport.request("GET", "cgi-bin/echo", host=Host.WORK, token=provider)
+    assert reply["host"] == "work"
+    assert provider.invalidated == [stale]  # exactly the token that was rejected
+    assert provider.handed[1:] == [stale, provider.handed[-1]]
+    assert provider.handed[-1] != stale
+    assert fake.fetches["cgi-bin/gettoken"] == 2
+    assert fake.calls["cgi-bin/echo"] == 3  # the first call, the rejected send, the re-send
+
+
+async def test_persistent_40014_raises_after_exactly_one_resend() -> None:
+    fake = with_echo(FakeWeChat())
+    transport = fake.transport()
+    provider = Recording(StaticToken("not-from-this-corp"))
+    with pytest.raises(InvalidTokenError) as caught:
+        await transport.request("GET", "cgi-bin/echo", host=Host.WORK, token=provider)
+    assert caught.value.errcode == 40014
+    assert provider.invalidated == ["not-from-this-corp"]
+    assert fake.calls["cgi-bin/echo"] == 2
+
+
+async def test_expired_official_token_is_invalidated_and_sent_again_once() -> None:
+    fake = with_echo(FakeWeChat())
+    transport = fake.transport()
+    provider = Recording(AccessToken(fake.appid, fake.secret, transport=transport))
+    await transport.request("GET", "cgi-bin/echo", token=provider)
+    [first] = provider.handed
+    # The provider still believes in its token (its own clock has not moved); WeChat's has.
+    fake.clock.advance(7200)
+    reply = await transport.request("GET", "cgi-bin/echo", token=provider)
+    assert reply["host"] == "official"
+    assert provider.invalidated == [first]
+    assert provider.handed[-1] != first
+    assert fake.fetches["cgi-bin/token"] == 2
+    assert fake.calls["cgi-bin/echo"] == 3
+
+
+async def test_missing_token_is_a_parameter_error_and_not_resent() -> None:
+    fake = with_echo(FakeWeChat())
+    transport = fake.transport()
+    for host in (Host.OFFICIAL, Host.WORK):
+        with pytest.raises(InvalidParameterError) as caught:
+            await transport.request("GET", "cgi-bin/echo", host=host)
+        assert caught.value.errcode == 41001
+    assert fake.calls["cgi-bin/echo"] == 2  # once per host: nothing to invalidate or re-fetch
 
 
 async def test_hosts() -> None:

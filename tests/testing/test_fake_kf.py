@@ -160,7 +160,8 @@ async def test_sync_msg_pages_with_has_more_and_filters_by_account() -> None:
     assert not pages[-1].has_more
     everything = await kf.sync_msg()
     assert len(everything.msg_list) == 10
-    assert await errcode_of(kf.sync_msg(cursor="not-a-cursor")) == 40058
+    # WeCom's table: 50100 分页查询的游标无效 (40058 is the generic bad parameter).
+    assert await errcode_of(kf.sync_msg(cursor="not-a-cursor")) == 50100
 
 
 @pytest.mark.asyncio
@@ -211,6 +212,17 @@ async def test_send_msg_closes_48_hours_after_the_customer_spoke() -> None:
     await kf.send_msg("wm_quiet", kfid, Text("just in time"))
     fake.clock.advance(20)
     assert await errcode_of(kf.send_msg("wm_quiet", kfid, Text("too late"))) == 95013
+
+
+@pytest.mark.asyncio
+async def test_send_msg_to_an_unknown_customer_is_40096() -> None:
+    fake = FakeWeChat()
+    kf = make_kf(fake)
+    kfid = fake.kf.add_account()
+    # WeCom's table: 40096 不合法的外部联系人userid (its 40003 is an invalid UserID).
+    assert await errcode_of(kf.send_msg("wm_nobody", kfid, Text("hello?"))) == 40096
+    assert await errcode_of(kf.send_msg("wm_nobody", "wk_nothing", Text("x"))) == 95004
+    assert fake.kf.sent == []
 
 
 @pytest.mark.asyncio
@@ -356,6 +368,7 @@ async def test_knowledge_base_round_trip() -> None:
     assert page.has_more
     rest = await kf.list_knowledge_group(cursor=page.next_cursor)
     assert [(g.name, g.is_default) for g in rest.group_list] == [("售后问题", False)]
+    assert await errcode_of(kf.list_knowledge_group(cursor="bogus")) == 50100
     intent_id = await kf.add_knowledge_intent(
         group_id, "怎么退货", "七天内可退", similar_questions=["退货流程"]
     )

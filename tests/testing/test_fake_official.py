@@ -64,6 +64,23 @@ async def test_kf_accounts_round_trip() -> None:
 
 
 @pytest.mark.asyncio
+async def test_head_image_upload_without_a_file_is_41005() -> None:
+    # The Official Account's 41005 (media data missing), with or without a multipart body.
+    fake, custom = custom_setup()
+    await custom.add_kf_account(KF, "小客服")
+    transport = fake.transport()
+    token = AccessToken(fake.appid, fake.secret, transport=transport)
+    path, params = "customservice/kfaccount/uploadheadimg", {"kf_account": KF}
+    no_part = transport.request(
+        "POST", path, token=token, params=params, files={"other": ("a.jpg", b"x")}
+    )
+    assert await api_error(no_part) == 41005
+    not_multipart = transport.request("POST", path, token=token, params=params, json={"m": 1})
+    assert await api_error(not_multipart) == 41005
+    assert fake.official.head_images == {}
+
+
+@pytest.mark.asyncio
 async def test_send_and_typing_honour_the_48_hour_window() -> None:
     fake, custom = custom_setup()
     await custom.add_kf_account(KF, "客服")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from wechat_async.errors import APIError
+from wechat_async.errors import APIError, InvalidParameterError
 from wechat_async.testing.fake import FakeWeChat
 from wechat_async.tokens import WorkAccessToken
-from wechat_async.transport import Transport
+from wechat_async.transport import Host, Transport
 from wechat_async.wecom.appchat import AppChat, Markdown
 from wechat_async.wecom.media import Media
 from wechat_async.wecom.messages import Image
@@ -63,6 +63,25 @@ async def test_tag_errors() -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("tagname", ["", "标" * 33, None])
+async def test_tag_name_blank_or_too_long_is_40072(tagname: str | None) -> None:
+    # Past the SDK's own check: the fake answers as WeCom does (40072 不合法的标签名字长度,
+    # "不允许为空，最大长度限制为32个字"; 40071 is a name that already exists).
+    fake, transport, token = setup()
+    tag = Tag(transport, token)
+    tagid = await tag.create("研发")
+    for path, body in (
+        ("cgi-bin/tag/create", {"tagname": tagname}),
+        ("cgi-bin/tag/update", {"tagid": tagid, "tagname": tagname}),
+    ):
+        with pytest.raises(APIError) as caught:
+            await transport.request("POST", path, host=Host.WORK, token=token, json=body)
+        assert caught.value.errcode == 40072
+    assert [t.tagname for t in fake.wecom.tags.values()] == ["研发"]
+    assert await tag.create("标" * 32) == tagid + 1
+
+
+@pytest.mark.asyncio
 async def test_user_round_trip() -> None:
     _, transport, token = setup()
     user = User(transport, token)
@@ -100,7 +119,10 @@ async def test_user_errors() -> None:
     assert no_dept.value.errcode == 60003
     with pytest.raises(APIError) as openid:
         await user.convert_to_userid("o-unknown")
-    assert openid.value.errcode == 40003
+    assert openid.value.errcode == 40073  # WeCom's 40003 is an invalid UserID
+    with pytest.raises(APIError) as cursor:
+        await user.list_id(cursor="not-handed-out")
+    assert cursor.value.errcode == 50100  # 分页查询的游标无效
 
 
 @pytest.mark.asyncio
@@ -140,6 +162,24 @@ async def test_appchat_errors() -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("userlist", [["zhangsan"], ["zhangsan", "zhangsan"], []])
+async def test_appchat_create_with_under_two_members_is_86006(userlist: list[str]) -> None:
+    # Past the SDK's own check (it refuses fewer than 2 distinct members): WeCom answers
+    # 86006 群成员数过多或过少; 86004 would be a bad chat name.
+    fake, transport, token = setup()
+    with pytest.raises(APIError) as caught:
+        await transport.request(
+            "POST",
+            "cgi-bin/appchat/create",
+            host=Host.WORK,
+            token=token,
+            json={"name": "群", "userlist": userlist},
+        )
+    assert caught.value.errcode == 86006
+    assert fake.wecom.chats == {}
+
+
+@pytest.mark.asyncio
 async def test_media_round_trip() -> None:
     fake, transport, token = setup()
     media = Media(transport, token)
@@ -155,6 +195,49 @@ async def test_media_round_trip() -> None:
     await AppChat(transport, token).create("群", None, ["zhangsan", "lisi"], chatid="C1")
     await AppChat(transport, token).send("C1", Image(media_id))
     assert fake.wecom.chat_messages[-1]["image"] == {"media_id": media_id}
+
+
+@pytest.mark.asyncio
+async def test_media_upload_with_a_bad_type_is_40005() -> None:
+    # WeCom: 40005 不合法的type参数 (the query's type); 40004 is a file the type does not take.
+    fake, transport, token = setup()
+    with pytest.raises(InvalidParameterError) as caught:
+        await transport.request(
+            "POST",
+            "cgi-bin/media/upload",
+            host=Host.WORK,
+            token=token,
+            params={"type": "doc"},
+            files={"media": ("a.txt", b"body")},
+        )
+    assert caught.value.errcode == 40005
+    assert fake.wecom.media == {}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("path", ["cgi-bin/media/upload", "cgi-bin/media/uploadimg"])
+async def test_media_upload_without_a_file_is_44001(path: str) -> None:
+    # WeCom: 44001 多媒体文件为空 ("确认header和body的内容正确"), whether the multipart body
+    # lacks the ``media`` part or the body is not multipart at all.
+    fake, transport, token = setup()
+    params = {"type": "file"} if path.endswith("upload") else None
+    with pytest.raises(InvalidParameterError) as no_part:
+        await transport.request(
+            "POST",
+            path,
+            host=Host.WORK,
+            token=token,
+            params=params,
+            files={"other": ("a.txt", b"body")},
+        )
+    assert no_part.value.errcode == 44001
+    with pytest.raises(InvalidParameterError) as not_multipart:
+        await transport.request(
+            "POST", path, host=Host.WORK, token=token, params=params, json={"media": "x"}
+        )
+    assert not_multipart.value.errcode == 44001
+    assert fake.wecom.media == {}
+    assert fake.wecom.images == {}
 
 
 @pytest.mark.asyncio

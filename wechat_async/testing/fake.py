@@ -20,9 +20,17 @@ What follows WeChat's documentation, and what is simplified:
   expiry); ``force_refresh`` issues a new token and ends the old one at once,
   at most 20 times a day and 30 s apart (a refusal returns the current
   token unchanged, as WeChat does).
-* ``cgi-bin/gettoken``: the same token for one secret until it expires.
-* An unknown token answers 40001, an expired one 42001. Tokens last 7200 s
-  of the fake clock, which tests move with `FakeClock.advance`.
+* ``cgi-bin/gettoken``: the same token for one secret until it expires; a
+  wrong corpsecret answers 40001 (WeCom's "invalid secret"), a wrong corpid
+  40013. ``cgi-bin/token`` and ``stable_token`` answer 40125 for a wrong
+  AppSecret and 40013 for a wrong appid.
+* The token check, as each host's global code table has it: no
+  ``access_token`` answers 41001 on both hosts; a token the host never issued
+  (or one `TokenAuthority.revoke_all` took back) answers 40001 on the
+  Official Account host ("invalid credential, access_token is invalid or not
+  latest") and 40014 on WeCom ("invalid access_token"; WeCom's 40001 means a
+  bad secret); an expired one answers 42001 on both. Tokens last 7200 s of
+  the fake clock, which tests move with `FakeClock.advance`.
 * Simplified: one appid and one corp per fake (the corp may have several
   app secrets), no IP whitelist, no daily quotas besides the forced refresh.
 """
@@ -123,17 +131,24 @@ class FakeRequest:
     headers: Mapping[str, str]
 
     def json(self) -> dict[str, Any]:
-        """The JSON object body; anything else answers 47001 as WeChat does.
+        """The JSON object body; anything else answers what the host answers.
+
+        That is 47001 on the Official Account host ("data format error",
+        解析JSON/XML内容错误) and 40058 on WeCom, whose table has no 47001 and
+        lists "json不合法" first under 40058 (不合法的参数).
 
         Raises:
-            FakeError: the body is not a JSON object (47001).
+            FakeError: the body is not a JSON object (47001 or 40058).
         """
+        code, message = (
+            (40058, "invalid json") if self.host is Host.WORK else (47001, "data format error")
+        )
         try:
             data = json.loads(self.body or b"{}")
         except ValueError as exc:
-            raise FakeError(47001, "data format error") from exc
+            raise FakeError(code, message) from exc
         if not isinstance(data, dict):
-            raise FakeError(47001, "data format error")
+            raise FakeError(code, message)
         return data
 
 
@@ -212,9 +227,24 @@ class Faults:
         return answer
 
 
+# The token check's codes and messages. Official Account: the global return
+# codes (developers.weixin.qq.com/doc/offiaccount/Getting_Started/Global_Return_Code.html,
+# and the same rows in developers.weixin.qq.com/doc/store/API/basics/commErrCode.html):
+# 40001 "invalid credential, access_token is invalid or not latest", 41001
+# "access_token missing", 42001 "access_token expired". WeCom: the global error
+# codes (developer.work.weixin.qq.com/document/path/90313, crawled into
+# xen0n/go-workwx errcodes/mod.go): 40001 "不合法的secret参数", 40014
+# "不合法的access_token", 41001 "缺少access_token参数", 42001 "access_token已过期".
+E_TOKEN_MISSING: Final = 41001
+E_TOKEN_INVALID_OFFICIAL: Final = 40001
+E_TOKEN_INVALID_WORK: Final = 40014
+E_TOKEN_EXPIRED: Final = 42001
+
 _ERRMSG: Final = {
     -1: "system error",
     40001: "invalid credential, access_token is invalid or not latest",
+    40014: "invalid access_token",
+    41001: "access_token missing",
     42001: "access_token expired",
     45009: "reach max api daily quota limit",
 }
@@ -296,20 +326,40 @@ class TokenAuthority:
         return token
 
     def check(self, host: Host, value: str | None) -> None:
-        """Raise 40001 for an unknown token and 42001 for an expired one."""
+        """Raise what ``host`` answers for a missing, unknown or expired token.
+
+        41001 without a token; 40001 (Official Account) or 40014 (WeCom) for a
+        token the host did not issue or no longer knows; 42001 once expired.
+        """
+        if not value:
+            raise FakeError(E_TOKEN_MISSING, _ERRMSG[E_TOKEN_MISSING])
         pool = self._work_valid if host is Host.WORK else {**self._official, **self.extra_official}
-        token = pool.get(value or "")
+        token = pool.get(value)
         if token is None:
-            raise FakeError(40001, _ERRMSG[40001])
+            code = E_TOKEN_INVALID_WORK if host is Host.WORK else E_TOKEN_INVALID_OFFICIAL
+            raise FakeError(code, _ERRMSG[code])
         if token.expires_at <= self._clock.now():
-            raise FakeError(42001, _ERRMSG[42001])
+            raise FakeError(E_TOKEN_EXPIRED, _ERRMSG[E_TOKEN_EXPIRED])
 
     def expire_all(self) -> None:
-        """End every token now (as if two hours had passed for them)."""
+        """End every token now (as if two hours had passed for them): each answers 42001."""
         now = self._clock.now()
         for pool in (self._official, self._work_valid, self.extra_official):
             for token in pool.values():
                 token.expires_at = min(token.expires_at, now)
+
+    def revoke_all(self) -> None:
+        """Forget every access token issued so far, as after a secret reset.
+
+        Each answers as unknown from now on (40001 on the Official Account
+        host, 40014 on WeCom), and the next fetch on any token endpoint
+        issues a new one. The component's ``component_access_token`` is not
+        touched.
+        """
+        for pool in (self._official, self._work_valid, self.extra_official, self._work):
+            pool.clear()
+        self._classic = None
+        self._stable.current = None
 
 
 @dataclass(frozen=True)
@@ -447,7 +497,7 @@ class FakeWeChat:
             return {"errcode": exc.errcode, "errmsg": exc.errmsg}
 
     def check_token(self, host: Host, param: str, value: str | None) -> None:
-        """Raise 40001/42001 unless ``value`` is a live token for ``host``.
+        """Raise 41001/40001/40014/42001 unless ``value`` is a live token for ``host``.
 
         Families with their own tokens (the component) extend this by
         registering routes with their own ``token_param``.
@@ -497,7 +547,7 @@ class FakeWeChat:
             if request.query.get("corpid") != self.corp_id:
                 raise FakeError(40013, "invalid corpid")
             secret = request.query.get("corpsecret", "")
-            if secret not in self.corp_secrets:
+            if secret not in self.corp_secrets:  # WeCom's 40001 is "不合法的secret参数"
                 raise FakeError(40001, "invalid credential")
             token = self.tokens.work(secret)
             return {
@@ -515,7 +565,7 @@ class FakeWeChat:
     def _check_app(self, appid: object, secret: object) -> None:
         if appid != self.appid:
             raise FakeError(40013, "invalid appid")
-        if secret != self.secret:
+        if secret != self.secret:  # the 40125 of the getAccessToken page's error table
             raise FakeError(40125, "invalid appsecret")
 
 

@@ -29,17 +29,22 @@ What follows WeChat's documentation:
   budget. A first API reply moves a session from 0 to 1.
 * ``send_msg_on_event``: the welcome_code of an enter_session event, or a
   ``msg_code``, works once within 20 seconds.
-* Error codes 95001, 95007 (invalid msg token), 95013, 95014, 95016 and 95018
-  as in WeCom's global error-code table.
+* Error codes as in WeCom's global error-code table
+  (developer.work.weixin.qq.com/document/path/90313; see the ``E_*``
+  constants): 95001, 95004 (unknown open_kfid: "open_kfid不存在"), 95007
+  (invalid msg token), 95013, 95014, 95016, 95018, 40096 (unknown
+  external_userid), 60111 (unknown userid), 50100 (a cursor the fake did not
+  hand out: "分页查询的游标无效") and 40058 ("不合法的参数") for other bad
+  parameters.
 
 What is simplified:
 
 * ``sync_msg`` without a token is not rate-limited (WeChat limits it strictly);
   use ``fake.faults.rate_limit("cgi-bin/kf/sync_msg")`` to test that path. A
   token is valid for any account of the corp.
-* Codes not checked against the docs: an unknown open_kfid answers 95004, a
-  bad cursor, a repeated msgid, an unknown or used event code and a change to
-  the default knowledge group answer 40058 (invalid parameter).
+* The table has no code of its own for a repeated msgid, an unknown or used
+  event code or a change to the default knowledge group: they answer the
+  generic 40058.
 * Any userid may become a servicer unless listed in
   `FakeKf.unknown_userids` (60111 for that entry); departments are
   accepted as given. Statistics are zeros except the customer message count.
@@ -80,15 +85,20 @@ EVENT_CODE_LIFE: Final = 20.0
 """welcome_code / msg_code last 20 seconds, for one use."""
 MAX_SYNC_LIMIT: Final = 1000
 
-E_REPLY_LIMIT: Final = 95001
-E_UNKNOWN_KFID: Final = 95004
-E_MSG_TOKEN: Final = 95007
-E_SESSION_ENDED: Final = 95013
-E_NOT_SERVICER: Final = 95014
-E_TRANSITION: Final = 95016
-E_SESSION_STATE: Final = 95018
-E_INVALID_PARAM: Final = 40058
-E_USER_NOT_FOUND: Final = 60111
+# WeCom's global error codes, developer.work.weixin.qq.com/document/path/90313
+# (rows as crawled into xen0n/go-workwx errcodes/mod.go).
+E_REPLY_LIMIT: Final = 95001  # 发送客服消息次数限制
+E_UNKNOWN_KFID: Final = 95004  # open_kfid不存在
+E_MSG_TOKEN: Final = 95007  # 不合法的msgtoken
+E_SESSION_ENDED: Final = 95013  # 会话已经结束
+E_NOT_SERVICER: Final = 95014  # 用户不是接待人员
+E_TRANSITION: Final = 95016  # 不允许这种状态转移
+E_SESSION_STATE: Final = 95018  # 发送客服消息时当前会话状态不允许发送
+E_MSGTYPE: Final = 40008  # 不合法的msgtype参数
+E_INVALID_PARAM: Final = 40058  # 不合法的参数 (the generic one)
+E_EXTERNAL_USERID: Final = 40096  # 不合法的外部联系人userid
+E_CURSOR: Final = 50100  # 分页查询的游标无效
+E_USER_NOT_FOUND: Final = 60111  # UserID不存在
 
 _ALLOWED: Final[dict[int, frozenset[int]]] = {
     0: frozenset({1, 2, 3, 4}),
@@ -414,7 +424,7 @@ class FakeKf:
     def _record_sent(self, touser: str, open_kfid: str, body: dict[str, Any]) -> str:
         msgtype = body.get("msgtype")
         if not isinstance(msgtype, str) or not isinstance(body.get(msgtype), dict):
-            raise FakeError(40008, "invalid message type")
+            raise FakeError(E_MSGTYPE, "invalid message type")
         msgid = body.get("msgid")
         if msgid is None:
             msgid = self._new_msgid()
@@ -607,7 +617,7 @@ class FakeKf:
         self._account(open_kfid)
         touser = body.get("touser")
         if not isinstance(touser, str) or touser not in self.customers:
-            raise FakeError(40003, "invalid external_userid")
+            raise FakeError(E_EXTERNAL_USERID, "invalid external_userid")
         session = self.session(str(open_kfid), touser)
         last = session.last_customer_message
         if last is None or self._fake.clock.now() - last > SESSION_WINDOW:
@@ -865,7 +875,7 @@ def _decode_cursor(cursor: object, end: int) -> int:
         position = -1
         prefix = ""
     if prefix != "kfpos" or not 0 <= position <= end:
-        raise FakeError(E_INVALID_PARAM, "invalid cursor")
+        raise FakeError(E_CURSOR, "invalid cursor")
     return position
 
 

@@ -407,7 +407,7 @@ class FakeOfficial:
         async def head_img(request: FakeRequest) -> dict[str, Any]:
             account = self._kf(request.query.get("kf_account"))
             part = parse_multipart(request).get("media")
-            if part is None:
+            if part is None:  # the Official Account global return codes' 41005
                 raise FakeError(41005, "media data missing")
             self.head_images[account["kf_account"]] = part.data
             account["kf_headimgurl"] = f"https://mmbiz.qpic.cn/mmbiz/fake{next(self._numbers)}/0"

@@ -21,9 +21,15 @@ What follows WeChat's documentation:
 * ``media/get`` answers the bytes with ``Content-Disposition`` and the
   uploaded Content-Type, or the JSON error 40007 for an unknown or expired
   media_id (temporary media lives 3 days of the fake clock).
-* Errcodes used: 60111 unknown userid, 40068 unknown tagid, 40071 duplicate
-  tag name, 86003 unknown chat, 40004 bad media type, 40007 bad media_id,
-  40003 unknown openid (codes from WeCom's global error table).
+* Errcodes, each as WeCom's global error-code table describes it
+  (developer.work.weixin.qq.com/document/path/90313; see the comments at the
+  ``E_*`` constants): 60111 unknown userid, 60003 unknown department, 40068
+  unknown tagid, 40071 duplicate tag name, 40072 blank tag name or one over 32
+  characters, 40070 every member invalid, 40073 unknown openid, 86003 unknown
+  chat, 86006 fewer than 2 members in a new chat, 86215 chatid taken, 40005 a
+  media ``type`` other than image/voice/video/file, 44001 an upload without a
+  ``media`` file, 40007 bad media_id, 50100 a ``list_id`` cursor the fake did
+  not hand out, 40058 any other bad parameter.
 
 Simplified: one corp and one app with full visibility (no 60011 for
 out-of-range members, any corp secret reaches every API); tags have no
@@ -63,6 +69,28 @@ __all__ = [
 MEDIA_LIFE: Final = 3 * 86400
 """Temporary media expire three days after the upload."""
 CHAT_NAME_MAX: Final = 50
+CHAT_MEMBERS_MIN: Final = 2
+TAGNAME_MAX: Final = 32
+
+# WeCom's global error codes, developer.work.weixin.qq.com/document/path/90313
+# (rows as crawled into xen0n/go-workwx errcodes/mod.go, and in
+# binarywang/WxJava's WxCpErrorMsgEnum).
+E_INVALID_PARAM: Final = 40058  # 不合法的参数 (the generic one)
+E_MEDIA_TYPE: Final = 40005  # 不合法的type参数: the upload's ``type``, not the file's kind (40004)
+E_MEDIA_ID: Final = 40007  # 不合法的media_id参数
+E_MSGTYPE: Final = 40008  # 不合法的msgtype参数
+E_MEDIA_EMPTY: Final = 44001  # 多媒体文件为空
+E_TAGID: Final = 40068  # 不合法的标签ID
+E_ALL_INVALID: Final = 40070  # 指定的标签范围结点全部无效
+E_TAGNAME: Final = 40071  # 不合法的标签名字: 标签名字已经存在
+E_TAGNAME_LENGTH: Final = 40072  # 不合法的标签名字长度: 不允许为空，最大32个字
+E_OPENID: Final = 40073  # 不合法的openid: openid不存在
+E_CURSOR: Final = 50100  # 分页查询的游标无效
+E_DEPARTMENT: Final = 60003  # 部门ID不存在
+E_USERID: Final = 60111  # UserID不存在
+E_CHAT_NOT_FOUND: Final = 86003  # 参数 chatid 不存在
+E_CHAT_MEMBER_COUNT: Final = 86006  # 群成员数过多或过少 (86004 is a bad chat name)
+E_CHATID_TAKEN: Final = 86215  # 会话ID已经存在
 _MEDIA_TYPES: Final = frozenset({"image", "voice", "video", "file"})
 _OK: Final = {"errcode": 0, "errmsg": "ok"}
 
@@ -126,14 +154,15 @@ class MultipartFile:
 
 
 def parse_multipart(request: FakeRequest) -> dict[str, MultipartFile]:
-    """The file parts of a multipart/form-data request, by field name (47001 otherwise).
+    """The file parts of a multipart/form-data request, by field name.
 
-    Raises:
-        FakeError: the request is not multipart/form-data or a part is malformed (47001).
+    A body that is not multipart/form-data has no file parts: each upload
+    route then answers its own "no file" code (44001 on WeCom, 41005 on the
+    Official Account host), as WeChat does for a missing file.
     """
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
-        raise FakeError(47001, "data format error")
+        return {}
     head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + request.body)
     parts: dict[str, MultipartFile] = {}
@@ -203,7 +232,7 @@ class FakeWeCom:
     def _user(self, userid: object) -> WeComUser:
         user = self.users.get(userid) if isinstance(userid, str) else None
         if user is None:
-            raise FakeError(60111, "userid not found")
+            raise FakeError(E_USERID, "userid not found")
         return user
 
     def _tag(self, tagid: object) -> WeComTag:
@@ -213,19 +242,19 @@ class FakeWeCom:
             key = -1
         tag = self.tags.get(key)
         if tag is None:
-            raise FakeError(40068, "invalid tagid")
+            raise FakeError(E_TAGID, "invalid tagid")
         return tag
 
     def _chat(self, chatid: object) -> WeComChat:
         chat = self.chats.get(chatid) if isinstance(chatid, str) else None
         if chat is None:
-            raise FakeError(86003, "chat not found")
+            raise FakeError(E_CHAT_NOT_FOUND, "chat not found")
         return chat
 
     def _media(self, media_id: str) -> StoredMedia:
         stored = self.media.get(media_id)
         if stored is None or stored.created_at + MEDIA_LIFE <= self._fake.clock.now():
-            raise FakeError(40007, "invalid media_id")
+            raise FakeError(E_MEDIA_ID, "invalid media_id")
         return stored
 
     def _split_members(
@@ -238,7 +267,7 @@ class FakeWeCom:
         good_parties = [p for p in parties if p in self.departments]
         bad_parties = [p for p in parties if p not in self.departments]
         if not good_users and not good_parties:
-            raise FakeError(40070, "all list invalid")
+            raise FakeError(E_ALL_INVALID, "all list invalid")
         return good_users, bad_users, good_parties, bad_parties
 
     # -- routes --------------------------------------------------------------------------
@@ -250,16 +279,14 @@ class FakeWeCom:
         @route("POST", Host.WORK, "cgi-bin/tag/create")
         async def tag_create(request: FakeRequest) -> dict[str, Any]:
             body = request.json()
-            name = body.get("tagname")
-            if not isinstance(name, str) or not name:
-                raise FakeError(40071, "invalid tagname")
+            name = _tagname(body.get("tagname"))
             if any(t.tagname == name for t in self.tags.values()):
-                raise FakeError(40071, "UserTag Name Already Exist")
+                raise FakeError(E_TAGNAME, "UserTag Name Already Exist")
             tagid = body.get("tagid")
             if tagid is None:
                 tagid = max(self.tags, default=0) + 1
             elif not isinstance(tagid, int) or tagid in self.tags:
-                raise FakeError(40068, "invalid tagid")
+                raise FakeError(E_TAGID, "invalid tagid")
             self.tags[tagid] = WeComTag(tagid, name)
             return {"errcode": 0, "errmsg": "created", "tagid": tagid}
 
@@ -267,11 +294,9 @@ class FakeWeCom:
         async def tag_update(request: FakeRequest) -> dict[str, Any]:
             body = request.json()
             tag = self._tag(body.get("tagid"))
-            name = body.get("tagname")
-            if not isinstance(name, str) or not name:
-                raise FakeError(40071, "invalid tagname")
+            name = _tagname(body.get("tagname"))
             if any(t.tagname == name and t is not tag for t in self.tags.values()):
-                raise FakeError(40071, "UserTag Name Already Exist")
+                raise FakeError(E_TAGNAME, "UserTag Name Already Exist")
             tag.tagname = name
             return {"errcode": 0, "errmsg": "updated"}
 
@@ -336,7 +361,7 @@ class FakeWeCom:
             body = request.json()
             limit = body.get("limit", 10_000)
             if not isinstance(limit, int) or not 1 <= limit <= 10_000:  # noqa: PLR2004
-                raise FakeError(40058, "invalid limit")
+                raise FakeError(E_INVALID_PARAM, "invalid limit")
             cursor = body.get("cursor") or ""
             start = _cursor_offset(cursor)
             pairs = [
@@ -357,9 +382,9 @@ class FakeWeCom:
             try:
                 department = int(request.query.get("department_id", ""))
             except ValueError as exc:
-                raise FakeError(60003, "department not found") from exc
+                raise FakeError(E_DEPARTMENT, "department not found") from exc
             if department not in self.departments:
-                raise FakeError(60003, "department not found")
+                raise FakeError(E_DEPARTMENT, "department not found")
             return {
                 **_OK,
                 "userlist": [
@@ -380,7 +405,7 @@ class FakeWeCom:
             for user in self.users.values():
                 if user.openid == openid:
                     return {**_OK, "userid": user.userid}
-            raise FakeError(40003, "invalid openid")
+            raise FakeError(E_OPENID, "invalid openid")
 
         @route("POST", Host.WORK, "cgi-bin/appchat/create")
         async def chat_create(request: FakeRequest) -> dict[str, Any]:
@@ -388,13 +413,13 @@ class FakeWeCom:
             members = list(dict.fromkeys(body.get("userlist") or []))
             for member in members:
                 self._user(member)
-            if len(members) < 2:  # noqa: PLR2004 - at least two members
-                raise FakeError(86004, "invalid userlist")
+            if len(members) < CHAT_MEMBERS_MIN:
+                raise FakeError(E_CHAT_MEMBER_COUNT, "invalid userlist size")
             owner = body.get("owner") or members[0]
             self._user(owner)
             chatid = body.get("chatid") or f"wrfake{next(self._numbers)}"
             if chatid in self.chats:
-                raise FakeError(86215, "chatid already exists")
+                raise FakeError(E_CHATID_TAKEN, "chatid already exists")
             name = str(body.get("name") or "")[:CHAT_NAME_MAX]
             self.chats[chatid] = WeComChat(chatid, name, owner, members)
             return {**_OK, "chatid": chatid}
@@ -435,7 +460,7 @@ class FakeWeCom:
             self._chat(body.get("chatid"))
             msgtype = body.get("msgtype")
             if not isinstance(msgtype, str) or msgtype not in body:
-                raise FakeError(40008, "invalid message type")
+                raise FakeError(E_MSGTYPE, "invalid message type")
             for key in ("media_id",):
                 media_id = body[msgtype].get(key) if isinstance(body[msgtype], dict) else None
                 if media_id is not None:
@@ -447,10 +472,10 @@ class FakeWeCom:
         async def media_upload(request: FakeRequest) -> dict[str, Any]:
             kind = request.query.get("type", "")
             if kind not in _MEDIA_TYPES:
-                raise FakeError(40004, "invalid media type")
+                raise FakeError(E_MEDIA_TYPE, "invalid type")
             part = parse_multipart(request).get("media")
             if part is None:
-                raise FakeError(41005, "media data missing")
+                raise FakeError(E_MEDIA_EMPTY, "empty media data")
             now = self._fake.clock.now()
             media_id = f"3fake_media_{next(self._numbers)}"
             self.media[media_id] = StoredMedia(
@@ -468,7 +493,7 @@ class FakeWeCom:
         async def media_uploadimg(request: FakeRequest) -> dict[str, Any]:
             part = parse_multipart(request).get("media")
             if part is None:
-                raise FakeError(41005, "media data missing")
+                raise FakeError(E_MEDIA_EMPTY, "empty media data")
             url = f"https://wework.qpic.cn/wwpic/fake{next(self._numbers)}/0"
             self.images[url] = part.data
             return {"errcode": 0, "errmsg": "", "url": url}
@@ -491,7 +516,13 @@ def _cursor_offset(cursor: object) -> int:
         return 0
     if isinstance(cursor, str) and cursor.startswith("fakecursor") and cursor[10:].isdigit():
         return int(cursor[10:])
-    raise FakeError(40058, "invalid cursor")
+    raise FakeError(E_CURSOR, "invalid cursor")
+
+
+def _tagname(name: object) -> str:
+    if not isinstance(name, str) or not name or len(name) > TAGNAME_MAX:
+        raise FakeError(E_TAGNAME_LENGTH, "invalid tagname size")
+    return name
 
 
 def _invalid_answer(users: list[str], parties: list[int]) -> dict[str, Any]:
