@@ -1,16 +1,20 @@
 """One worker process of the multi-process token tests.
 
 Run as ``python -m tests.tokens.mp_worker CONFIG_JSON``; prints one JSON line
-with the tokens it saw. All workers start calling at the same wall-clock
-instant, ``start_at``.
+with the tokens it saw. Each worker, once ready (imported, connected and, in
+"storm" mode, warmed up), creates a file named after its pid in ``ready_dir``
+and starts calling when the test creates ``ready_dir/go``, so all workers
+start together however long the machine takes to get them ready.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
@@ -34,7 +38,13 @@ async def run(config: dict[str, Any]) -> dict[str, Any]:
         seen: list[str] = []
         if config["mode"] == "storm":
             await provider.get()  # warm: the storm starts from a cached, soon-bad token
-        await asyncio.sleep(max(0.0, config["start_at"] - time.time()))
+        ready_dir = Path(config["ready_dir"])
+        (ready_dir / str(os.getpid())).touch()
+        deadline = time.monotonic() + 60
+        while not (ready_dir / "go").exists():
+            if time.monotonic() > deadline:
+                raise SystemExit("the test never said go")
+            await asyncio.sleep(0.005)
 
         async def cold() -> None:
             seen.append(await provider.get())

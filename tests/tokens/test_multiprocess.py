@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -41,15 +41,22 @@ def token_server() -> Iterator[tuple[TokenServer, str]]:
         thread.join(timeout=10)
 
 
-def run_workers(base_url: str, redis_url: str, prefix: str, mode: str) -> list[dict[str, object]]:
-    start_at = time.time() + 2.0  # enough for every interpreter to import and connect
+def run_workers(
+    base_url: str,
+    redis_url: str,
+    prefix: str,
+    mode: str,
+    ready_dir: Path,
+    when_ready: Callable[[], None] = lambda: None,
+) -> list[dict[str, object]]:
+    """Start the workers; once every one is ready, call ``when_ready`` and let them go."""
     config = {
         "base_url": base_url,
         "redis_url": redis_url,
         "prefix": prefix,
         "mode": mode,
         "concurrency": CONCURRENCY,
-        "start_at": start_at,
+        "ready_dir": str(ready_dir),
     }
     processes = [
         subprocess.Popen(  # noqa: S603 - our own worker module
@@ -60,6 +67,13 @@ def run_workers(base_url: str, redis_url: str, prefix: str, mode: str) -> list[d
         )
         for _ in range(PROCESSES)
     ]
+    deadline = time.monotonic() + 60
+    while len(list(ready_dir.iterdir())) < PROCESSES:
+        assert time.monotonic() < deadline, "workers did not get ready"
+        assert all(p.poll() is None for p in processes), "a worker died while getting ready"
+        time.sleep(0.01)
+    when_ready()
+    (ready_dir / "go").touch()
     reports = []
     for process in processes:
         out, err = process.communicate(timeout=60)
@@ -70,10 +84,10 @@ def run_workers(base_url: str, redis_url: str, prefix: str, mode: str) -> list[d
 
 @pytest.mark.usefixtures("redis_client")
 def test_cold_start_across_processes_fetches_once(
-    token_server: tuple[TokenServer, str], redis_url: str, redis_prefix: str
+    token_server: tuple[TokenServer, str], redis_url: str, redis_prefix: str, tmp_path: Path
 ) -> None:
     app, base_url = token_server
-    reports = run_workers(base_url, redis_url, redis_prefix, "cold")
+    reports = run_workers(base_url, redis_url, redis_prefix, "cold", tmp_path)
     assert all(not r["errors"] for r in reports), reports
     assert sum(r["calls"] for r in reports) == PROCESSES * CONCURRENCY  # type: ignore[misc]
     tokens = {t for r in reports for t in r["tokens"]}  # type: ignore[attr-defined]
@@ -83,14 +97,11 @@ def test_cold_start_across_processes_fetches_once(
 
 @pytest.mark.usefixtures("redis_client")
 def test_invalid_token_storm_across_processes_refetches_once(
-    token_server: tuple[TokenServer, str], redis_url: str, redis_prefix: str
+    token_server: tuple[TokenServer, str], redis_url: str, redis_prefix: str, tmp_path: Path
 ) -> None:
     app, base_url = token_server
     # Every worker warms up (one fetch in all), then the token is rotated under them.
-    rotate = threading.Timer(1.5, app.rotate)
-    rotate.start()
-    reports = run_workers(base_url, redis_url, redis_prefix, "storm")
-    rotate.join()
+    reports = run_workers(base_url, redis_url, redis_prefix, "storm", tmp_path, app.rotate)
     assert all(not r["errors"] for r in reports), reports
     tokens = {t for r in reports for t in r["tokens"]}  # type: ignore[attr-defined]
     assert tokens == {app.current}
