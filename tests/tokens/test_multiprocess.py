@@ -47,7 +47,7 @@ def run_workers(
     prefix: str,
     mode: str,
     ready_dir: Path,
-    when_ready: Callable[[], None] = lambda: None,
+    when_ready: Callable[[], object] = lambda: None,
 ) -> list[dict[str, object]]:
     """Start the workers; once every one is ready, call ``when_ready`` and let them go."""
     config = {
