@@ -20,8 +20,10 @@ Services build a call from the WeChat API path and plain arguments; the
 * reports each call as an ``api_call`` event (`wechat_async.observability`).
 
 Secrets never leave through logs or exceptions. WeChat wants the access token
-and the app secret in the query string, and httpx logs every request URL at
-INFO on the ``httpx`` logger, so a filter on that logger masks the values of
+and the app secret in the query string, httpx logs every request URL at INFO
+on the ``httpx`` logger, and over HTTP/2 hpack logs the ``:path`` header at
+DEBUG on its own, so a filter on every logger of httpx's stack (httpx,
+httpcore, h11, h2, hpack and their children) masks the values of
 `SENSITIVE_PARAMS` before any handler sees the record. Our own log lines
 and exceptions name the API path only, and the httpx exception that becomes an
 error's ``__cause__`` has its message masked the same way first, so a printed
@@ -116,19 +118,22 @@ SENSITIVE_PARAMS: Final = frozenset(
 """Query parameters whose values `redact` masks: tokens, secrets, tickets, codes."""
 
 # A name only counts at the start of a parameter (after ?, &, ; or a non-word
-# character), so "openid=" or "my_secret=" are left alone; the value runs to
-# the next separator or quoting character that can end a URL in a message.
+# character, or after a percent-encoded & or ? when a URL rides inside another
+# URL's query value), so "openid=" or "my_secret=" are left alone. The "=" may
+# be percent-encoded for the same reason. The value runs to the next separator
+# or quoting character that can end a URL in a message, which also ends it
+# inside a bytes repr such as hpack's b'/cgi-bin/gettoken?...&corpsecret=...'.
 _SENSITIVE_RE: Final = re.compile(
-    r"(?<![\w-])("
+    r"(?:(?<![\w-])|(?<=%26)|(?<=%3f))("
     + "|".join(sorted(SENSITIVE_PARAMS, key=len, reverse=True))
-    + r")=[^&;#\s\"'<>]*",
+    + r")(=|%3d)[^&;#\s\"'<>]*",
     re.IGNORECASE,
 )
 
 
 def redact(text: str) -> str:
     """Mask the value of every `SENSITIVE_PARAMS` query parameter in ``text``."""
-    return _SENSITIVE_RE.sub(r"\1=***", text)
+    return _SENSITIVE_RE.sub(r"\1\2***", text)
 
 
 class _RedactSecrets(logging.Filter):
@@ -150,22 +155,41 @@ class _RedactSecrets(logging.Filter):
 
 _REDACT_FILTER: Final = _RedactSecrets()
 
+# Every package of httpx's stack that logs. httpx logs the full URL ("HTTP
+# Request: GET https://...?access_token=..."); over HTTP/2 the URL is the
+# ":path" header, which hpack logs at DEBUG as it encodes, decodes and evicts
+# headers (hpack.hpack, hpack.table); httpcore logs connection and stream
+# events; h11 and h2 log nothing today but sit on the same path.
+_HTTP_LOGGER_ROOTS: Final = ("httpx", "httpcore", "h11", "h2", "hpack")
+
 # A logger's filters only see records created on that exact logger, not on its
-# children, so each logger that can print a URL is named. httpx logs the full
-# URL ("HTTP Request: GET https://...?access_token=..."); httpcore logs hosts
-# and header tuples, not the query, but costs nothing to cover.
+# children, so every logger known to print is named; getLogger hands these same
+# objects to the libraries whenever they are imported, before or after us.
 _HTTP_LOGGERS: Final = (
-    "httpx",
+    *_HTTP_LOGGER_ROOTS,
     "httpcore.connection",
+    "httpcore.connection_pool",
     "httpcore.http11",
     "httpcore.http2",
     "httpcore.proxy",
     "httpcore.socks",
+    "h2.connection",
+    "h2.stream",
+    "hpack.hpack",
+    "hpack.table",
 )
 
 
 def _install_log_redaction() -> None:
-    for name in _HTTP_LOGGERS:
+    # Children that a later version of one of these packages adds are picked
+    # up too, as long as they exist when a Transport is built.
+    names = set(_HTTP_LOGGERS)
+    names.update(
+        name
+        for name in list(logging.Logger.manager.loggerDict)
+        if name.partition(".")[0] in _HTTP_LOGGER_ROOTS
+    )
+    for name in sorted(names):
         logger = logging.getLogger(name)
         if _REDACT_FILTER not in logger.filters:
             logger.addFilter(_REDACT_FILTER)
