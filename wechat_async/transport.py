@@ -46,7 +46,7 @@ from typing import IO, TYPE_CHECKING, Any, Final, Literal, Self, TypeVar
 
 import httpx
 
-from wechat_async._validate import integer, number
+from wechat_async._validate import header_safe, integer, number
 from wechat_async.errors import (
     APIError,
     ConfigurationError,
@@ -364,6 +364,12 @@ class _Outgoing:
     stream: bool = False
 
 
+# WeChat's API paths are ASCII words and slashes. A control character would
+# make httpx raise its own InvalidURL, outside our tree; a space or a non-ASCII
+# letter would be percent-encoded into a path WeChat does not have.
+_PATH_CHARS: Final = re.compile(r"[\x21-\x7e]+")
+
+
 def _api_path(path: str) -> str:
     if not isinstance(path, str) or "?" in path or "#" in path or "://" in path:
         raise ConfigurationError(
@@ -373,7 +379,22 @@ def _api_path(path: str) -> str:
     bare = path.strip().lstrip("/")
     if not bare:
         raise ConfigurationError("path must not be empty")
+    if _PATH_CHARS.fullmatch(bare) is None:
+        raise ConfigurationError(
+            f"path must be printable ASCII without spaces or control characters, got {path[:100]!r}"
+        )
     return bare
+
+
+def _check_files(files: Files) -> None:
+    # httpx writes a part's content type into its headers as given (a filename
+    # it percent-encodes), so CR/LF there would add header lines of their own.
+    for field, value in files.items():
+        if isinstance(value, tuple):
+            if value[0] is not None:
+                header_safe(f"files[{field!r}] filename", value[0])
+            if len(value) > 2 and value[2] is not None:  # noqa: PLR2004 - (name, content, type)
+                header_safe(f"files[{field!r}] content type", value[2], ascii_only=True)
 
 
 def _check_status(response: httpx.Response, path: str) -> None:
@@ -522,7 +543,10 @@ class Transport:
 
         Raises:
             ConfigurationError: ``host`` is not a `Host`, ``path`` carries a
-                host or query, or ``json`` is given with ``files``/``data``.
+                host or query or is not printable ASCII (a control character,
+                a space), ``json`` is given with ``files``/``data``, or a
+                ``files`` filename or content type holds a control character
+                (`InvalidArgumentError`).
             APIError: WeChat answered with a non-zero errcode; the subclass
                 names the kind (`InvalidTokenError` after the one re-send,
                 `RateLimitError`, ...).
@@ -648,6 +672,8 @@ class Transport:
             raise ConfigurationError(f"host must be a Host, got {host!r}")
         if json is not None and (files is not None or data is not None):
             raise ConfigurationError("send either json or files/data, not both")
+        if files is not None:
+            _check_files(files)
         query: dict[str, str | int] = dict(params or {})
         if token is not None and token_param in query:
             raise ConfigurationError(
