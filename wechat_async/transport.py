@@ -93,6 +93,8 @@ Files = Mapping[
 """Multipart files: field name to content, ``(filename, content)`` or
 ``(filename, content, content_type)``, as httpx takes them."""
 
+_MIB: Final = 1024 * 1024
+
 SENSITIVE_PARAMS: Final = frozenset(
     {
         "access_token",
@@ -362,6 +364,9 @@ class _Outgoing:
     # A streamed answer is handed back with its body unread (media downloads);
     # only a JSON or text one, which can only be an error, is read here.
     stream: bool = False
+    # request_raw and stream: a binary answer is a file, bounded by
+    # max_download_size (request_raw) or not read here at all (stream).
+    download: bool = False
 
 
 # WeChat's API paths are ASCII words and slashes. A control character would
@@ -434,8 +439,7 @@ def _parse_raw(response: httpx.Response, path: str) -> httpx.Response:
     _check_status(response, path)
     # Download endpoints (media/get) answer a failure with a small JSON object
     # instead of the file; the content type tells the two apart.
-    content_type = response.headers.get("content-type", "").lower()
-    if "json" in content_type or content_type.startswith("text/plain"):
+    if _is_textual(response):
         try:
             body = _json.loads(response.content)
         except ValueError:
@@ -443,6 +447,51 @@ def _parse_raw(response: httpx.Response, path: str) -> httpx.Response:
         if isinstance(body, dict) and "errcode" in body:
             _raise_for_errcode(body, path)
     return response
+
+
+def _is_textual(response: httpx.Response) -> bool:
+    """Whether the answer has WeChat's error shape (JSON or text) rather than a file's."""
+    content_type = response.headers.get("content-type", "").lower()
+    return "json" in content_type or content_type.startswith("text/plain")
+
+
+async def _read_bounded(response: httpx.Response, limit: int, path: str) -> None:
+    """Read the body into ``response.content``, but never more than ``limit`` bytes.
+
+    A declared Content-Length over the limit is refused before reading; a
+    body without one (chunked) is refused at the first chunk that passes it,
+    so at most ``limit`` bytes and one chunk are ever held. The connection is
+    then closed. A 2xx answer over the limit raises InvalidResponseError; any
+    other is left unread, as its status is the error the caller reports.
+    """
+    declared = response.headers.get("content-length", "").lstrip("0")
+    # More digits than the limit has is over it, and not worth int() (which
+    # refuses strings of thousands of digits with a ValueError).
+    over = (
+        declared.isascii()
+        and declared.isdigit()
+        and (len(declared) > len(str(limit)) or int(declared) > limit)
+    )
+    chunks: list[bytes] = []
+    if not over:
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                over = True
+                break
+            chunks.append(chunk)
+    if over:
+        await response.aclose()
+        if response.is_success:
+            raise InvalidResponseError(
+                f"body is larger than the {limit}-byte limit (max_response_size / "
+                "max_download_size)",
+                path,
+            )
+        return
+    # What Response.aread() itself does with what it read; aread() has no limit.
+    response._content = b"".join(chunks)  # noqa: SLF001
 
 
 class Transport:
@@ -459,6 +508,15 @@ class Transport:
     within their deadline, instead of piling up in httpcore's pool queue,
     whose bookkeeping grows quadratically with its length and ends in
     PoolTimeouts under a burst.
+
+    Bodies are read in chunks against a bound, never whole on trust: an
+    answer to `request`, and any JSON or text answer, may hold at most
+    ``max_response_size`` bytes (8 MiB by default; WeChat's largest JSON
+    answers, member lists of big corps, stay well below); the file that
+    `request_raw` reads into memory at most ``max_download_size`` (64 MiB).
+    A larger 2xx answer raises `InvalidResponseError` as soon as its
+    Content-Length, or its bytes so far, pass the bound. `stream` hands a
+    download over unread, for the caller to read chunk by chunk.
     """
 
     def __init__(
@@ -471,15 +529,19 @@ class Transport:
         timeout: float = 10.0,
         metrics: MetricsHook | None = None,
         max_in_flight: int = 100,
+        max_response_size: int = 8 * _MIB,
+        max_download_size: int = 64 * _MIB,
     ) -> None:
         """Set up the transport; nothing is sent until the first call.
 
         Raises:
-            ConfigurationError: ``timeout`` is not positive or ``max_in_flight`` is not an int of
-                at least 1.
+            ConfigurationError: ``timeout`` is not positive, or ``max_in_flight``,
+                ``max_response_size`` or ``max_download_size`` is not an int of at least 1.
         """
         number("timeout", timeout)
         integer("max_in_flight", max_in_flight, 1)
+        self._max_response_size = integer("max_response_size", max_response_size, 1)
+        self._max_download_size = integer("max_download_size", max_download_size, 1)
         self._in_flight = asyncio.Semaphore(max_in_flight)
         _install_log_redaction()
         self._owns_client = client is None
@@ -553,7 +615,7 @@ class Transport:
             TransportError: no usable answer came back: `ConnectError`,
                 `RequestTimeoutError` (also when the deadline is spent),
                 `HTTPStatusError`, or `InvalidResponseError` for a body that
-                is not a JSON object.
+                is not a JSON object or is larger than ``max_response_size``.
             TokenUnavailableError: ``token`` could not hand out a token in time.
         """
         return await self._call(
@@ -590,7 +652,9 @@ class Transport:
         Raises:
             ConfigurationError: as for `request`.
             APIError: the answer is JSON with a non-zero errcode.
-            TransportError: no usable answer came back.
+            TransportError: no usable answer came back; `InvalidResponseError` when the file is
+                larger than ``max_download_size`` (a JSON or text answer than
+                ``max_response_size``).
             TokenUnavailableError: ``token`` could not hand out a token in time.
         """
         return await self._call(
@@ -604,6 +668,7 @@ class Transport:
             files=files,
             data=data,
             parse=_parse_raw,
+            download=True,
         )
 
     @contextlib.asynccontextmanager
@@ -624,9 +689,10 @@ class Transport:
         ``async with`` block; the connection is released when the block ends.
         Retries, token refresh, redaction and errcode mapping are those of
         `request` and cover the call up to the response headers; a JSON or
-        text answer (WeChat's error shape) is read and mapped before the yield.
-        The call's deadline does not limit reading the body; the per-read
-        ``timeout`` does.
+        text answer (WeChat's error shape) is read, up to ``max_response_size``,
+        and mapped before the yield; a file is never read here, so no size
+        bound applies to it. The call's deadline does not limit reading the
+        body; the per-read ``timeout`` does.
 
         Raises:
             ConfigurationError: as for `request`.
@@ -646,6 +712,7 @@ class Transport:
             data=None,
             parse=_parse_raw,
             stream=True,
+            download=True,
         )
         try:
             yield response
@@ -666,6 +733,7 @@ class Transport:
         data: Mapping[str, str] | None,
         parse: Callable[[httpx.Response, str], _T],
         stream: bool = False,
+        download: bool = False,
     ) -> _T:
         path = _api_path(path)
         if not isinstance(host, Host):
@@ -692,6 +760,7 @@ class Transport:
             files=files,
             data=data,
             stream=stream,
+            download=download,
         )
         call = _Call(path=path, started=time.monotonic(), deadline=self._retry.deadline)
         errcode: int | None = None
@@ -823,18 +892,7 @@ class Transport:
         url = f"{base_url.rstrip('/')}/{call.path}"
         try:
             async with asyncio.timeout(remaining), self._in_flight:
-                if not outgoing.stream:
-                    return await self._client.request(
-                        outgoing.method,
-                        url,
-                        params=query,
-                        content=outgoing.content,
-                        headers=outgoing.headers,
-                        files=outgoing.files,
-                        data=outgoing.data,
-                        timeout=self._timeout,
-                    )
-                return await self._send_streamed(outgoing, url, query)
+                return await self._send_and_read(outgoing, url, query, call.path)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise ConnectError(
                 f"cannot connect to {base_url}: {_describe(exc)}", call.path
@@ -852,8 +910,8 @@ class Transport:
                 f"request to {base_url} failed: {_describe(exc)}", call.path
             ) from _scrub(exc)
 
-    async def _send_streamed(
-        self, outgoing: _Outgoing, url: str, query: Mapping[str, str | int]
+    async def _send_and_read(
+        self, outgoing: _Outgoing, url: str, query: Mapping[str, str | int], path: str
     ) -> httpx.Response:
         request = self._client.build_request(
             outgoing.method,
@@ -865,16 +923,14 @@ class Transport:
             data=outgoing.data,
             timeout=self._timeout,
         )
+        # Always sent as a stream, so that no body is read without a bound.
         response = await self._client.send(request, stream=True)
         try:
-            content_type = response.headers.get("content-type", "").lower()
-            # Only WeChat's error answer is JSON or text, and it is small.
-            if (
-                not response.is_success
-                or "json" in content_type
-                or content_type.startswith("text/plain")
-            ):
-                await response.aread()
+            file = outgoing.download and response.is_success and not _is_textual(response)
+            if file and outgoing.stream:
+                return response  # a download the caller reads chunk by chunk
+            limit = self._max_download_size if file else self._max_response_size
+            await _read_bounded(response, limit, path)
         except BaseException:
             await response.aclose()
             raise
