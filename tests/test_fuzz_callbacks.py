@@ -341,6 +341,45 @@ def test_parse_kf_event_and_parse_xml(document: str | bytes) -> None:
         assert isinstance(parse_xml(document), dict)
 
 
+# An XML declaration with any encoding name: the codecs Python knows (each a different
+# failure inside expat), names expat's grammar allows, and anything at all.
+encoding_names = st.one_of(
+    st.sampled_from(
+        ["utf-8", "UTF8", "utf-7", "utf-16", "utf-32", "gbk", "big5", "mbcs", "latin-1", "idna"]
+    ),
+    st.from_regex(r"[A-Za-z][A-Za-z0-9._-]{0,30}", fullmatch=True),
+    st.text(max_size=30),
+)
+declared_documents = st.builds(
+    lambda encoding, quote, document: (
+        f"<?xml version={quote}1.0{quote} encoding={quote}{encoding}{quote}?>{document}"
+    ),
+    encoding_names,
+    st.sampled_from(['"', "'"]),
+    st.one_of(xml_documents, st.just("<xml><Encrypt>QUJD</Encrypt></xml>")),
+)
+
+
+@no_hang
+@given(document=declared_documents, as_bytes=st.booleans())
+@example(document='<?xml version="1.0" encoding="x-nope"?><xml/>', as_bytes=True)
+@example(document='<?xml version="1.0" encoding="utf-7"?><xml/>', as_bytes=False)
+def test_any_declared_encoding_is_utf8_or_our_error(document: str, as_bytes: bool) -> None:
+    body: str | bytes = document.encode() if as_bytes else document
+    for parse in (
+        parse_xml,
+        parse_kf_event,
+        lambda b: KF_CRYPTO.decrypt_xml(b, "0" * 40, NOW, NONCE),
+    ):
+        with contextlib.suppress(WeChatError):
+            parse(body)
+    with contextlib.suppress(WeChatError):
+        run(KF.get_callback_message(body, "0" * 40, NOW, NONCE))
+    encrypt, signature, ts = seal(KF_CRYPTO, document, NOW)
+    with contextlib.suppress(WeChatError):
+        run(KF.get_callback_message(xml_body(encrypt, CORPID), signature, ts, NONCE))
+
+
 @no_hang
 @given(document=st.one_of(st.builds(json.dumps, json_values), st.text(max_size=200)))
 def test_parse_json(document: str) -> None:

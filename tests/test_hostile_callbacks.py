@@ -533,6 +533,138 @@ async def test_wrong_shape_inside_a_genuine_message() -> None:
     assert event.raw == {"CreateTime": {"a": ["1", "2"]}, "InfoType": "x"}
 
 
+# -- encodings other than UTF-8 -------------------------------------------------------------
+#
+# WeChat sends UTF-8 only. A declared encoding used to reach Python's codec lookup from
+# inside expat: LookupError ("x-nope", "mbcs" off Windows, a huge name), ValueError
+# ("utf-7", "gbk", "utf-32": multi-byte codecs expat cannot use), all outside our error
+# tree, so a web app answered 500; "latin-1" silently decoded the body another way.
+
+ODD_ENCODINGS = [
+    "x-nope",
+    "utf-7",
+    "UTF-7",
+    "gbk",
+    "gb2312",
+    "utf-32",
+    "utf-16",
+    "mbcs",
+    "latin-1",
+    "ISO-8859-1",
+    "us-ascii",
+    "cp037",
+    "idna",
+    "rot13",
+    "",
+    "E" * 100_000,
+]
+
+
+def declared(encoding: str, document: str) -> str:
+    return f'<?xml version="1.0" encoding="{encoding}"?>{document}'
+
+
+def _short(encoding: str) -> str:
+    return encoding if len(encoding) < 20 else f"{encoding[:5]}...x{len(encoding)}"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("door", XML_DOORS, ids=xml_ids)
+@pytest.mark.parametrize("encoding", ODD_ENCODINGS, ids=_short)
+@pytest.mark.parametrize("as_bytes", [False, True], ids=["str", "bytes"])
+async def test_envelope_declaring_another_encoding(
+    door: Door, encoding: str, as_bytes: bool
+) -> None:
+    # Unauthenticated: the envelope is read before the signature can be checked.
+    body = declared(encoding, door.wrap(seal(door).encrypt))
+    call = door.call(crypto(door.receive_id))
+    with pytest.raises(MessageParseError) as info:
+        await call(body.encode() if as_bytes else body, "0" * 40, NOW, NONCE)  # type: ignore[arg-type]
+    assert len(str(info.value)) < 200  # a huge encoding name is not echoed whole
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("door", XML_DOORS, ids=xml_ids)
+@pytest.mark.parametrize("encoding", ["UTF-8", "utf-8", "utf8", "Utf-8"])
+async def test_envelope_declaring_utf8_opens(door: Door, encoding: str) -> None:
+    sealed = seal(door)
+    call = door.call(crypto(door.receive_id))
+    body = declared(encoding, door.wrap(sealed.encrypt))
+    check_result(door, await call(body, sealed.msg_signature, sealed.timestamp, sealed.nonce))
+
+
+@pytest.mark.parametrize("encoding", ODD_ENCODINGS, ids=_short)
+@pytest.mark.parametrize(
+    "parse", [parse_xml, parse_kf_event], ids=["callbacks.parse_xml", "parse_kf_event"]
+)
+def test_payload_declaring_another_encoding(
+    parse: Callable[[str | bytes], object], encoding: str
+) -> None:
+    document = declared(encoding, KF_PLAINTEXT)
+    for body in (document, document.encode()):
+        with pytest.raises(MessageParseError):
+            parse(body)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "door",
+    [d for d in DOORS if d.plaintext != ECHO],
+    ids=[d.name for d in DOORS if d.plaintext != ECHO],
+)
+@pytest.mark.parametrize("encoding", ["x-nope", "utf-7", "gbk", "utf-32", "mbcs", "latin-1"])
+async def test_genuine_message_declaring_another_encoding(door: Door, encoding: str) -> None:
+    sealed = seal(door, plaintext=declared(encoding, door.plaintext))
+    if door.name.startswith(("kf.", "component.")):
+        with pytest.raises(MessageParseError):
+            await deliver(door, sealed)
+    else:  # the raw crypto layer hands back bytes; parsing them is the caller's step
+        plaintext = await deliver(door, sealed)
+        assert isinstance(plaintext, bytes)
+        with pytest.raises(MessageParseError):
+            parse_xml(plaintext)
+
+
+UTF16_DOCUMENTS = {
+    "utf-16-bom": KF_PLAINTEXT.encode("utf-16"),
+    "utf-16-be-bom": b"\xfe\xff" + KF_PLAINTEXT.encode("utf-16-be"),
+    "utf-16-le": KF_PLAINTEXT.encode("utf-16-le"),
+    "utf-16-be": KF_PLAINTEXT.encode("utf-16-be"),
+    "utf-16-le-space": " ".encode("utf-16-le") + KF_PLAINTEXT.encode("utf-16-le"),
+    "utf-32-bom": KF_PLAINTEXT.encode("utf-32"),
+    "utf-32-be": KF_PLAINTEXT.encode("utf-32-be"),
+}
+
+
+@pytest.mark.parametrize("body", UTF16_DOCUMENTS.values(), ids=UTF16_DOCUMENTS.keys())
+@pytest.mark.parametrize(
+    "parse", [parse_xml, parse_kf_event], ids=["callbacks.parse_xml", "parse_kf_event"]
+)
+def test_utf16_and_utf32_payloads_are_refused(
+    parse: Callable[[str | bytes], object], body: bytes
+) -> None:
+    # expat would read UTF-16 (with a byte order mark, or from a NUL next to "<") whatever
+    # it was told; WeChat never sends it.
+    with pytest.raises(MessageParseError):
+        parse(body)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("door", XML_DOORS, ids=xml_ids)
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+async def test_utf16_envelope_is_refused(door: Door, encoding: str) -> None:
+    sealed = seal(door)
+    body = door.wrap(sealed.encrypt).encode(encoding)
+    call = door.call(crypto(door.receive_id))
+    with pytest.raises(MessageParseError):
+        await call(body, sealed.msg_signature, sealed.timestamp, sealed.nonce)  # type: ignore[arg-type]
+
+
+def test_utf8_byte_order_mark_is_fine() -> None:
+    assert parse_xml(b"\xef\xbb\xbf" + KF_PLAINTEXT.encode())["OpenKfId"] == "wk_1"
+    assert parse_xml("\ufeff" + KF_PLAINTEXT)["OpenKfId"] == "wk_1"
+
+
 # -- oversize bodies ------------------------------------------------------------------------
 
 

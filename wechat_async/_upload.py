@@ -14,6 +14,7 @@ import mimetypes
 import os
 from typing import IO, TYPE_CHECKING, Final
 
+from wechat_async._validate import header_safe
 from wechat_async.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
@@ -91,8 +92,14 @@ def media_part(
     A path is opened for the block and closed after; bytes and file objects
     are passed as they are (a file object is left open). ``filename``
     defaults to the path's or file object's name, else ``"upload"``; the
-    content type is guessed from it.
+    content type is guessed from it. Both go into the part's headers, so a
+    control character in either (CR/LF would add header lines of the caller's
+    choosing) raises InvalidArgumentError before anything is sent.
     """
+    if filename is not None:
+        header_safe("filename", filename)
+    if content_type is not None:
+        header_safe("content_type", content_type, ascii_only=True)
     name = filename or _default_filename(file)
     ctype = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
     if isinstance(file, str | os.PathLike):

@@ -16,8 +16,9 @@ validators, for the fields of outgoing message models.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from wechat_async.errors import InvalidArgumentError
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "as_tuple",
+    "header_safe",
     "int_list",
     "integer",
     "items_of",
@@ -69,6 +71,24 @@ def optional_text(
     if value is None:
         return None
     return text(argument, value, max_chars=max_chars, max_bytes=max_bytes)
+
+
+# C0 controls and DEL: CR and LF would end a header line and start a new one.
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def header_safe(argument: str, value: object, *, ascii_only: bool = False) -> str:
+    """A string that can stand in an HTTP header: no control character (CR, LF, NUL, DEL).
+
+    ``ascii_only`` also refuses non-ASCII (a MIME type is ASCII by definition).
+    """
+    if not isinstance(value, str):
+        raise InvalidArgumentError(argument, f"must be a string, got {type(value).__name__}")
+    if _CONTROL.search(value) is not None:
+        raise InvalidArgumentError(argument, "must not hold control characters (CR, LF, NUL...)")
+    if ascii_only and not value.isascii():
+        raise InvalidArgumentError(argument, "must be ASCII")
+    return value
 
 
 def integer(argument: str, value: object, low: int, high: int | None = None) -> int:

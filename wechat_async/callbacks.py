@@ -1,8 +1,9 @@
 """Decrypted callback payloads (XML or JSON) into plain dicts: pure, no I/O.
 
 Services turn these dicts into their typed callback models. Parsing refuses
-DTDs and entity declarations exactly as the envelope parser does, and every
-malformed input raises `MessageParseError`.
+DTDs and entity declarations exactly as the envelope parser does, reads UTF-8
+only (WeChat sends nothing else; an XML declaration naming another encoding is
+refused), and every malformed input raises `MessageParseError`.
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ def parse_xml(body: bytes | str) -> dict[str, Any]:
     (``<Item>`` in news articles). Attributes are ignored: WeChat sends none.
 
     Raises:
-        MessageParseError: the body is not well-formed XML, nests deeper than `MAX_DEPTH`, or
-            declares a DTD or entity (`ForbiddenXmlError`).
+        MessageParseError: the body is not well-formed XML, is not UTF-8 (declares another
+            encoding, or is UTF-16), nests deeper than `MAX_DEPTH`, or declares a DTD or entity
+            (`ForbiddenXmlError`).
         MessageTooLargeError: the body is longer than `MAX_SIZE`.
     """
     _bounded(body)

@@ -478,8 +478,9 @@ class MessageCrypto:
         """Decrypt the ``<xml><Encrypt>…</Encrypt>…</xml>`` envelope of a POSTed callback.
 
         Raises:
-            MessageParseError: the body is not bytes or text, or carries no single Encrypt field;
-                `ForbiddenXmlError` for a DOCTYPE or ENTITY declaration.
+            MessageParseError: the body is not bytes or text, is not UTF-8 (declares another
+                encoding, or is UTF-16), or carries no single Encrypt field; `ForbiddenXmlError`
+                for a DOCTYPE or ENTITY declaration.
             MessageTooLargeError: the envelope is larger than the message bound allows.
             InvalidSignatureError: ``msg_signature`` does not match (checked first, in constant
                 time).
@@ -698,13 +699,32 @@ def _forbid_dtd(*_: object) -> None:
     raise ForbiddenXmlError("DOCTYPE and ENTITY declarations are not allowed")
 
 
+# WeChat sends UTF-8 only. Any other declared encoding would otherwise reach
+# Python's codec lookup from inside expat and come out as a LookupError or
+# ValueError ("x-nope", "utf-7", "gbk", "mbcs", ...), or silently decode the
+# body some other way ("latin-1").
+_UTF8_NAMES: Final = frozenset({"utf-8", "utf8"})
+# A UTF-16 byte order mark, or a NUL byte in the first two (UTF-16 "<" without
+# one), makes expat decode UTF-16 whatever encoding it was told.
+_UTF16_BOMS: Final = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _utf8_only(_version: str, encoding: str | None, _standalone: int) -> None:
+    if encoding is not None and encoding.lower() not in _UTF8_NAMES:
+        raise MessageParseError(f"XML declares encoding {encoding[:40]!r}; only UTF-8 is accepted")
+
+
 def hardened_expat() -> expat.XMLParserType:
     """An expat parser that raises ForbiddenXmlError at the first DTD construct.
 
     The DOCTYPE handler fires before any internal subset is read, so no entity
-    is ever declared, let alone expanded (XXE, billion laughs).
+    is ever declared, let alone expanded (XXE, billion laughs). The input is
+    read as UTF-8 whatever the XML declaration says, and a declaration naming
+    another encoding raises MessageParseError.
     """
-    parser = expat.ParserCreate()
+    # Told the encoding up front, expat never asks Python for the declared one.
+    parser = expat.ParserCreate("UTF-8")
+    parser.XmlDeclHandler = _utf8_only
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     parser.StartDoctypeDeclHandler = _forbid_dtd
     parser.EntityDeclHandler = _forbid_dtd
@@ -716,6 +736,8 @@ def hardened_expat() -> expat.XMLParserType:
 
 def parse_hardened(parser: expat.XMLParserType, body: bytes) -> None:
     """Feed the whole of ``body`` to a parser from `hardened_expat`."""
+    if body.startswith(_UTF16_BOMS) or b"\x00" in body[:2]:
+        raise MessageParseError("body is UTF-16 or UTF-32, not UTF-8")
     try:
         parser.Parse(body, True)  # noqa: FBT003 - expat takes isfinal positionally
     except expat.ExpatError as exc:

@@ -20,8 +20,10 @@ Services build a call from the WeChat API path and plain arguments; the
 * reports each call as an ``api_call`` event (`wechat_async.observability`).
 
 Secrets never leave through logs or exceptions. WeChat wants the access token
-and the app secret in the query string, and httpx logs every request URL at
-INFO on the ``httpx`` logger, so a filter on that logger masks the values of
+and the app secret in the query string, httpx logs every request URL at INFO
+on the ``httpx`` logger, and over HTTP/2 hpack logs the ``:path`` header at
+DEBUG on its own, so a filter on every logger of httpx's stack (httpx,
+httpcore, h11, h2, hpack and their children) masks the values of
 `SENSITIVE_PARAMS` before any handler sees the record. Our own log lines
 and exceptions name the API path only, and the httpx exception that becomes an
 error's ``__cause__`` has its message masked the same way first, so a printed
@@ -45,7 +47,7 @@ from typing import IO, TYPE_CHECKING, Any, Final, Literal, Self, TypeVar
 
 import httpx
 
-from wechat_async._validate import integer, number
+from wechat_async._validate import header_safe, integer, number
 from wechat_async.errors import (
     APIError,
     ConfigurationError,
@@ -92,6 +94,8 @@ Files = Mapping[
 """Multipart files: field name to content, ``(filename, content)`` or
 ``(filename, content, content_type)``, as httpx takes them."""
 
+_MIB: Final = 1024 * 1024
+
 SENSITIVE_PARAMS: Final = frozenset(
     {
         "access_token",
@@ -117,19 +121,22 @@ SENSITIVE_PARAMS: Final = frozenset(
 """Query parameters whose values `redact` masks: tokens, secrets, tickets, codes."""
 
 # A name only counts at the start of a parameter (after ?, &, ; or a non-word
-# character), so "openid=" or "my_secret=" are left alone; the value runs to
-# the next separator or quoting character that can end a URL in a message.
+# character, or after a percent-encoded & or ? when a URL rides inside another
+# URL's query value), so "openid=" or "my_secret=" are left alone. The "=" may
+# be percent-encoded for the same reason. The value runs to the next separator
+# or quoting character that can end a URL in a message, which also ends it
+# inside a bytes repr such as hpack's b'/cgi-bin/gettoken?...&corpsecret=...'.
 _SENSITIVE_RE: Final = re.compile(
-    r"(?<![\w-])("
+    r"(?:(?<![\w-])|(?<=%26)|(?<=%3f))("
     + "|".join(sorted(SENSITIVE_PARAMS, key=len, reverse=True))
-    + r")=[^&;#\s\"'<>]*",
+    + r")(=|%3d)[^&;#\s\"'<>]*",
     re.IGNORECASE,
 )
 
 
 def redact(text: str) -> str:
     """Mask the value of every `SENSITIVE_PARAMS` query parameter in ``text``."""
-    return _SENSITIVE_RE.sub(r"\1=***", text)
+    return _SENSITIVE_RE.sub(r"\1\2***", text)
 
 
 class _RedactSecrets(logging.Filter):
@@ -151,22 +158,41 @@ class _RedactSecrets(logging.Filter):
 
 _REDACT_FILTER: Final = _RedactSecrets()
 
+# Every package of httpx's stack that logs. httpx logs the full URL ("HTTP
+# Request: GET https://...?access_token=..."); over HTTP/2 the URL is the
+# ":path" header, which hpack logs at DEBUG as it encodes, decodes and evicts
+# headers (hpack.hpack, hpack.table); httpcore logs connection and stream
+# events; h11 and h2 log nothing today but sit on the same path.
+_HTTP_LOGGER_ROOTS: Final = ("httpx", "httpcore", "h11", "h2", "hpack")
+
 # A logger's filters only see records created on that exact logger, not on its
-# children, so each logger that can print a URL is named. httpx logs the full
-# URL ("HTTP Request: GET https://...?access_token=..."); httpcore logs hosts
-# and header tuples, not the query, but costs nothing to cover.
+# children, so every logger known to print is named; getLogger hands these same
+# objects to the libraries whenever they are imported, before or after us.
 _HTTP_LOGGERS: Final = (
-    "httpx",
+    *_HTTP_LOGGER_ROOTS,
     "httpcore.connection",
+    "httpcore.connection_pool",
     "httpcore.http11",
     "httpcore.http2",
     "httpcore.proxy",
     "httpcore.socks",
+    "h2.connection",
+    "h2.stream",
+    "hpack.hpack",
+    "hpack.table",
 )
 
 
 def _install_log_redaction() -> None:
-    for name in _HTTP_LOGGERS:
+    # Children that a later version of one of these packages adds are picked
+    # up too, as long as they exist when a Transport is built.
+    names = set(_HTTP_LOGGERS)
+    names.update(
+        name
+        for name in list(logging.Logger.manager.loggerDict)
+        if name.partition(".")[0] in _HTTP_LOGGER_ROOTS
+    )
+    for name in sorted(names):
         logger = logging.getLogger(name)
         if _REDACT_FILTER not in logger.filters:
             logger.addFilter(_REDACT_FILTER)
@@ -339,6 +365,15 @@ class _Outgoing:
     # A streamed answer is handed back with its body unread (media downloads);
     # only a JSON or text one, which can only be an error, is read here.
     stream: bool = False
+    # request_raw and stream: a binary answer is a file, bounded by
+    # max_download_size (request_raw) or not read here at all (stream).
+    download: bool = False
+
+
+# WeChat's API paths are ASCII words and slashes. A control character would
+# make httpx raise its own InvalidURL, outside our tree; a space or a non-ASCII
+# letter would be percent-encoded into a path WeChat does not have.
+_PATH_CHARS: Final = re.compile(r"[\x21-\x7e]+")
 
 
 def _api_path(path: str) -> str:
@@ -350,7 +385,22 @@ def _api_path(path: str) -> str:
     bare = path.strip().lstrip("/")
     if not bare:
         raise ConfigurationError("path must not be empty")
+    if _PATH_CHARS.fullmatch(bare) is None:
+        raise ConfigurationError(
+            f"path must be printable ASCII without spaces or control characters, got {path[:100]!r}"
+        )
     return bare
+
+
+def _check_files(files: Files) -> None:
+    # httpx writes a part's content type into its headers as given (a filename
+    # it percent-encodes), so CR/LF there would add header lines of their own.
+    for field, value in files.items():
+        if isinstance(value, tuple):
+            if value[0] is not None:
+                header_safe(f"files[{field!r}] filename", value[0])
+            if len(value) > 2 and value[2] is not None:  # noqa: PLR2004 - (name, content, type)
+                header_safe(f"files[{field!r}] content type", value[2], ascii_only=True)
 
 
 def _check_status(response: httpx.Response, path: str) -> None:
@@ -411,8 +461,7 @@ def _parse_raw(response: httpx.Response, path: str) -> httpx.Response:
     _check_status(response, path)
     # Download endpoints (media/get) answer a failure with a small JSON object
     # instead of the file; the content type tells the two apart.
-    content_type = response.headers.get("content-type", "").lower()
-    if "json" in content_type or content_type.startswith("text/plain"):
+    if _is_textual(response):
         try:
             body = _loads(response.content)
         except ValueError:
@@ -420,6 +469,51 @@ def _parse_raw(response: httpx.Response, path: str) -> httpx.Response:
         if isinstance(body, dict) and "errcode" in body:
             _raise_for_errcode(body, path)
     return response
+
+
+def _is_textual(response: httpx.Response) -> bool:
+    """Whether the answer has WeChat's error shape (JSON or text) rather than a file's."""
+    content_type = response.headers.get("content-type", "").lower()
+    return "json" in content_type or content_type.startswith("text/plain")
+
+
+async def _read_bounded(response: httpx.Response, limit: int, path: str) -> None:
+    """Read the body into ``response.content``, but never more than ``limit`` bytes.
+
+    A declared Content-Length over the limit is refused before reading; a
+    body without one (chunked) is refused at the first chunk that passes it,
+    so at most ``limit`` bytes and one chunk are ever held. The connection is
+    then closed. A 2xx answer over the limit raises InvalidResponseError; any
+    other is left unread, as its status is the error the caller reports.
+    """
+    declared = response.headers.get("content-length", "").lstrip("0")
+    # More digits than the limit has is over it, and not worth int() (which
+    # refuses strings of thousands of digits with a ValueError).
+    over = (
+        declared.isascii()
+        and declared.isdigit()
+        and (len(declared) > len(str(limit)) or int(declared) > limit)
+    )
+    chunks: list[bytes] = []
+    if not over:
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                over = True
+                break
+            chunks.append(chunk)
+    if over:
+        await response.aclose()
+        if response.is_success:
+            raise InvalidResponseError(
+                f"body is larger than the {limit}-byte limit (max_response_size / "
+                "max_download_size)",
+                path,
+            )
+        return
+    # What Response.aread() itself does with what it read; aread() has no limit.
+    response._content = b"".join(chunks)  # noqa: SLF001
 
 
 class Transport:
@@ -436,6 +530,15 @@ class Transport:
     within their deadline, instead of piling up in httpcore's pool queue,
     whose bookkeeping grows quadratically with its length and ends in
     PoolTimeouts under a burst.
+
+    Bodies are read in chunks against a bound, never whole on trust: an
+    answer to `request`, and any JSON or text answer, may hold at most
+    ``max_response_size`` bytes (8 MiB by default; WeChat's largest JSON
+    answers, member lists of big corps, stay well below); the file that
+    `request_raw` reads into memory at most ``max_download_size`` (64 MiB).
+    A larger 2xx answer raises `InvalidResponseError` as soon as its
+    Content-Length, or its bytes so far, pass the bound. `stream` hands a
+    download over unread, for the caller to read chunk by chunk.
     """
 
     def __init__(
@@ -448,15 +551,19 @@ class Transport:
         timeout: float = 10.0,
         metrics: MetricsHook | None = None,
         max_in_flight: int = 100,
+        max_response_size: int = 8 * _MIB,
+        max_download_size: int = 64 * _MIB,
     ) -> None:
         """Set up the transport; nothing is sent until the first call.
 
         Raises:
-            ConfigurationError: ``timeout`` is not positive or ``max_in_flight`` is not an int of
-                at least 1.
+            ConfigurationError: ``timeout`` is not positive, or ``max_in_flight``,
+                ``max_response_size`` or ``max_download_size`` is not an int of at least 1.
         """
         number("timeout", timeout)
         integer("max_in_flight", max_in_flight, 1)
+        self._max_response_size = integer("max_response_size", max_response_size, 1)
+        self._max_download_size = integer("max_download_size", max_download_size, 1)
         self._in_flight = asyncio.Semaphore(max_in_flight)
         _install_log_redaction()
         self._owns_client = client is None
@@ -520,14 +627,17 @@ class Transport:
 
         Raises:
             ConfigurationError: ``host`` is not a `Host`, ``path`` carries a
-                host or query, or ``json`` is given with ``files``/``data``.
+                host or query or is not printable ASCII (a control character,
+                a space), ``json`` is given with ``files``/``data``, or a
+                ``files`` filename or content type holds a control character
+                (`InvalidArgumentError`).
             APIError: WeChat answered with a non-zero errcode; the subclass
                 names the kind (`InvalidTokenError` after the one re-send,
                 `RateLimitError`, ...).
             TransportError: no usable answer came back: `ConnectError`,
                 `RequestTimeoutError` (also when the deadline is spent),
                 `HTTPStatusError`, or `InvalidResponseError` for a body that
-                is not a JSON object.
+                is not a JSON object or is larger than ``max_response_size``.
             TokenUnavailableError: ``token`` could not hand out a token in time.
         """
         return await self._call(
@@ -564,7 +674,9 @@ class Transport:
         Raises:
             ConfigurationError: as for `request`.
             APIError: the answer is JSON with a non-zero errcode.
-            TransportError: no usable answer came back.
+            TransportError: no usable answer came back; `InvalidResponseError` when the file is
+                larger than ``max_download_size`` (a JSON or text answer than
+                ``max_response_size``).
             TokenUnavailableError: ``token`` could not hand out a token in time.
         """
         return await self._call(
@@ -578,6 +690,7 @@ class Transport:
             files=files,
             data=data,
             parse=_parse_raw,
+            download=True,
         )
 
     @contextlib.asynccontextmanager
@@ -598,9 +711,10 @@ class Transport:
         ``async with`` block; the connection is released when the block ends.
         Retries, token refresh, redaction and errcode mapping are those of
         `request` and cover the call up to the response headers; a JSON or
-        text answer (WeChat's error shape) is read and mapped before the yield.
-        The call's deadline does not limit reading the body; the per-read
-        ``timeout`` does.
+        text answer (WeChat's error shape) is read, up to ``max_response_size``,
+        and mapped before the yield; a file is never read here, so no size
+        bound applies to it. The call's deadline does not limit reading the
+        body; the per-read ``timeout`` does.
 
         Raises:
             ConfigurationError: as for `request`.
@@ -620,6 +734,7 @@ class Transport:
             data=None,
             parse=_parse_raw,
             stream=True,
+            download=True,
         )
         try:
             yield response
@@ -640,12 +755,15 @@ class Transport:
         data: Mapping[str, str] | None,
         parse: Callable[[httpx.Response, str], _T],
         stream: bool = False,
+        download: bool = False,
     ) -> _T:
         path = _api_path(path)
         if not isinstance(host, Host):
             raise ConfigurationError(f"host must be a Host, got {host!r}")
         if json is not None and (files is not None or data is not None):
             raise ConfigurationError("send either json or files/data, not both")
+        if files is not None:
+            _check_files(files)
         query: dict[str, str | int] = dict(params or {})
         if token is not None and token_param in query:
             raise ConfigurationError(
@@ -664,6 +782,7 @@ class Transport:
             files=files,
             data=data,
             stream=stream,
+            download=download,
         )
         call = _Call(path=path, started=time.monotonic(), deadline=self._retry.deadline)
         errcode: int | None = None
@@ -795,18 +914,7 @@ class Transport:
         url = f"{base_url.rstrip('/')}/{call.path}"
         try:
             async with asyncio.timeout(remaining), self._in_flight:
-                if not outgoing.stream:
-                    return await self._client.request(
-                        outgoing.method,
-                        url,
-                        params=query,
-                        content=outgoing.content,
-                        headers=outgoing.headers,
-                        files=outgoing.files,
-                        data=outgoing.data,
-                        timeout=self._timeout,
-                    )
-                return await self._send_streamed(outgoing, url, query)
+                return await self._send_and_read(outgoing, url, query, call.path)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise ConnectError(
                 f"cannot connect to {base_url}: {_describe(exc)}", call.path
@@ -824,8 +932,8 @@ class Transport:
                 f"request to {base_url} failed: {_describe(exc)}", call.path
             ) from _scrub(exc)
 
-    async def _send_streamed(
-        self, outgoing: _Outgoing, url: str, query: Mapping[str, str | int]
+    async def _send_and_read(
+        self, outgoing: _Outgoing, url: str, query: Mapping[str, str | int], path: str
     ) -> httpx.Response:
         request = self._client.build_request(
             outgoing.method,
@@ -837,16 +945,14 @@ class Transport:
             data=outgoing.data,
             timeout=self._timeout,
         )
+        # Always sent as a stream, so that no body is read without a bound.
         response = await self._client.send(request, stream=True)
         try:
-            content_type = response.headers.get("content-type", "").lower()
-            # Only WeChat's error answer is JSON or text, and it is small.
-            if (
-                not response.is_success
-                or "json" in content_type
-                or content_type.startswith("text/plain")
-            ):
-                await response.aread()
+            file = outgoing.download and response.is_success and not _is_textual(response)
+            if file and outgoing.stream:
+                return response  # a download the caller reads chunk by chunk
+            limit = self._max_download_size if file else self._max_response_size
+            await _read_bounded(response, limit, path)
         except BaseException:
             await response.aclose()
             raise

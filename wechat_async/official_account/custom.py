@@ -245,7 +245,8 @@ class Custom(Service):
 
         Raises:
             InvalidArgumentError: ``kf_account`` is not of the form ``prefix@wechat_id``, ``file``
-                is not a path, bytes or binary file object, or its known size is 0 or over 5 MB.
+                is not a path, bytes or binary file object, its known size is 0 or over 5 MB, or
+                ``filename`` or ``content_type`` holds a control character (CR, LF, ...).
             APIError: WeChat refused the call.
             TransportError: no usable answer came back.
             TokenUnavailableError: no access token could be had in time.

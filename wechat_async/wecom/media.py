@@ -158,7 +158,8 @@ class Media(Service):
 
         Raises:
             InvalidArgumentError: ``type`` is not image, voice, video or file; ``file`` is not
-                a path, bytes or binary file object; or its known size is outside the limits.
+                a path, bytes or binary file object; its known size is outside the limits; or
+                ``filename`` or ``content_type`` holds a control character (CR, LF, ...).
             APIError: WeChat refused the call.
             TransportError: no usable answer came back.
             TokenUnavailableError: no access token could be had in time.
@@ -186,8 +187,9 @@ class Media(Service):
         month.
 
         Raises:
-            InvalidArgumentError: ``file`` is not a path, bytes or binary file object, or its
-                known size is under 5 bytes or over 2 MB.
+            InvalidArgumentError: ``file`` is not a path, bytes or binary file object, its
+                known size is under 5 bytes or over 2 MB, or ``filename`` or ``content_type``
+                holds a control character (CR, LF, ...).
             APIError: WeChat refused the call.
             TransportError: no usable answer came back.
             TokenUnavailableError: no access token could be had in time.
