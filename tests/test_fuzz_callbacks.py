@@ -32,6 +32,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import wechat_async.crypto as crypto_module
+import wechat_async.open_platform.component as component_module
 from wechat_async import _models
 from wechat_async.callbacks import parse_json, parse_xml
 from wechat_async.crypto import MessageCrypto
@@ -78,7 +79,9 @@ def component() -> Component:
 
 @pytest.fixture(autouse=True)
 def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(crypto_module, "time", types.SimpleNamespace(time=lambda: float(NOW)))
+    frozen = types.SimpleNamespace(time=lambda: float(NOW))
+    monkeypatch.setattr(crypto_module, "time", frozen)
+    monkeypatch.setattr(component_module, "time", frozen)  # Component's own window
 
 
 # -- strategies ------------------------------------------------------------------------

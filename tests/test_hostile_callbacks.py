@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import pytest
 
 import wechat_async.crypto as crypto_module
+import wechat_async.open_platform.component as component_module
 from tests.test_crypto import BARE_DOCTYPE, BILLION_LAUGHS, XXE_FILE, XXE_PARAMETER
 from wechat_async.callbacks import MAX_DEPTH, MAX_SIZE, parse_json, parse_xml
 from wechat_async.crypto import (
@@ -76,8 +77,10 @@ Call = Callable[[str, str, str | int, str | int], Awaitable[object]]
 
 @pytest.fixture(autouse=True)
 def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    """MessageCrypto sees time.time() == NOW, so window edges are exact."""
-    monkeypatch.setattr(crypto_module, "time", types.SimpleNamespace(time=lambda: float(NOW)))
+    """MessageCrypto and Component see time.time() == NOW, so window edges are exact."""
+    frozen = types.SimpleNamespace(time=lambda: float(NOW))
+    monkeypatch.setattr(crypto_module, "time", frozen)
+    monkeypatch.setattr(component_module, "time", frozen)  # Component's own window
 
 
 def crypto(receive_id: str | None, *, max_age: float | None = MAX_AGE) -> MessageCrypto:
@@ -119,7 +122,10 @@ def _kf(c: MessageCrypto) -> Kf:
 
 
 def _component(c: MessageCrypto) -> Component:
-    return Component(FakeWeChat().transport(), COMPONENT_APPID, "component-secret", crypto=c)
+    # Component's own window follows the crypto's, so each door is judged alike.
+    return Component(
+        FakeWeChat().transport(), COMPONENT_APPID, "component-secret", crypto=c, max_age=c.max_age
+    )
 
 
 def _verify_url(c: MessageCrypto) -> Call:

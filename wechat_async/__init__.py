@@ -24,6 +24,7 @@ from wechat_async.crypto import (
     MessageParseError,
     MessageTooLargeError,
     ReceiveIdMismatchError,
+    ReplayedMessageError,
     SignatureInputError,
     StaleTimestampError,
 )
@@ -167,6 +168,7 @@ __all__ = [
     "ReceiveIdMismatchError",
     "RedisTokenStore",
     "RefreshSettings",
+    "ReplayedMessageError",
     "RequestTimeoutError",
     "RetryPolicy",
     "ServiceState",

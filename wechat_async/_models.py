@@ -22,7 +22,7 @@ from wechat_async._validate import omit_none
 from wechat_async.errors import InvalidResponseError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     import attrs
 
@@ -89,13 +89,15 @@ def register_tagged_union(
     converter.register_structure_hook(union, hook)
 
 
-def register_renamed(cls: type[Any], names: Mapping[str, str]) -> None:
+def register_renamed(cls: type[Any], names: Mapping[str, str], *, omit: Iterable[str] = ()) -> None:
     """Structure ``cls`` from a payload whose keys WeChat spells otherwise.
 
     ``names`` maps our field names to WeChat's keys (``{"to_user_name":
-    "ToUserName"}``): callback XML uses CamelCase element names.
+    "ToUserName"}``): callback XML uses CamelCase element names. Fields in
+    ``omit`` are ours, never read from the payload (they keep their default).
     """
     overrides: dict[str, Any] = {field: override(rename=key) for field, key in names.items()}
+    overrides.update((field, override(omit=True)) for field in omit)
     converter.register_structure_hook(cls, make_dict_structure_fn(cls, converter, **overrides))
 
 

@@ -26,10 +26,13 @@ Exception tree (every class carries Tencent's WXBizMsgCrypt code as ``.code``)::
           ├── IllegalBufferError             -40008  length field or UTF-8 bad
           │    └── MessageTooLargeError              over max_message_size
           ├── DecodeBase64Error              -40010  Encrypt is not base64
-          └── StaleTimestampError            -40100  outside the max_age window (ours)
+          ├── StaleTimestampError            -40100  outside the max_age window (ours)
+          └── ReplayedMessageError           -40101  already accepted once (ours)
 
--40100 is this SDK's own code, outside Tencent's -40001..-40011 range: the
-reference WXBizMsgCrypt has no freshness check.
+-40100 and -40101 are this SDK's own codes, outside Tencent's -40001..-40011
+range: the reference WXBizMsgCrypt has no freshness or replay check.
+`ReplayedMessageError` comes from the callers that remember what they accepted
+(``Component.handle_callback``), never from `MessageCrypto` itself.
 
 The signature is checked (in constant time) before anything is decrypted, so
 a caller without the token learns nothing about the padding or the layout.
@@ -80,6 +83,7 @@ __all__ = [
     "MessageParseError",
     "MessageTooLargeError",
     "ReceiveIdMismatchError",
+    "ReplayedMessageError",
     "SignatureInputError",
     "StaleTimestampError",
 ]
@@ -168,6 +172,18 @@ class StaleTimestampError(CryptoError):
     """
 
     code = -40100
+
+
+class ReplayedMessageError(CryptoError):
+    """A correctly signed message whose (msg_signature, nonce) was accepted already.
+
+    Raised by ``Component.handle_callback`` for a push it has seen inside the
+    freshness window: a replay, or WeChat retrying a push whose first answer
+    it did not get. Either way it was handled once; answer ``success``.
+    -40101 is this SDK's code, not Tencent's.
+    """
+
+    code = -40101
 
 
 _BLOCK: Final = 32  # WeChat pads to 32-byte blocks, not to AES's 16.

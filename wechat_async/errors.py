@@ -32,7 +32,8 @@ Every exception the SDK raises on purpose derives from `WeChatError`, so
           ├── IllegalBufferError             -40008
           │    └── MessageTooLargeError
           ├── DecodeBase64Error              -40010
-          └── StaleTimestampError            -40100  (ours) outside MessageCrypto's max_age
+          ├── StaleTimestampError            -40100  (ours) outside MessageCrypto's max_age
+          └── ReplayedMessageError           -40101  (ours) a push accepted once already
 
 Official Accounts (api.weixin.qq.com) and WeCom (qyapi.weixin.qq.com) share
 most global codes; where they differ the class covers both meanings:

@@ -11,6 +11,7 @@ import asyncio
 import base64
 import itertools
 import json
+import time
 from collections import Counter, deque
 from typing import Any
 
@@ -34,10 +35,14 @@ def crypto(receive_id: str = COMPONENT_APPID) -> MessageCrypto:
 
 
 def envelope(
-    plaintext: str, *, timestamp: str = "1700000000", nonce: str = "n0nce"
+    plaintext: str, *, timestamp: str | int | None = None, nonce: str = "n0nce"
 ) -> tuple[str, str, str, str]:
-    """Seal ``plaintext`` as WeChat does: (body, msg_signature, timestamp, nonce)."""
-    sealed = crypto().encrypt(plaintext, timestamp=timestamp, nonce=nonce)
+    """Seal ``plaintext`` as WeChat does: (body, msg_signature, timestamp, nonce).
+
+    The timestamp defaults to now, inside Component's freshness window.
+    """
+    signed_at = int(time.time()) if timestamp is None else timestamp
+    sealed = crypto().encrypt(plaintext, timestamp=signed_at, nonce=nonce)
     body = (
         f"<xml><AppId><![CDATA[{COMPONENT_APPID}]]></AppId>"
         f"<Encrypt><![CDATA[{sealed.encrypt}]]></Encrypt></xml>"
@@ -45,9 +50,9 @@ def envelope(
     return body, sealed.msg_signature, sealed.timestamp, sealed.nonce
 
 
-def ticket_xml(ticket: str, appid: str = COMPONENT_APPID) -> str:
+def ticket_xml(ticket: str, appid: str = COMPONENT_APPID, *, create_time: int = 1413192605) -> str:
     return (
-        f"<xml><AppId>{appid}</AppId><CreateTime>1413192605</CreateTime>"
+        f"<xml><AppId>{appid}</AppId><CreateTime>{create_time}</CreateTime>"
         "<InfoType>component_verify_ticket</InfoType>"
         f"<ComponentVerifyTicket>{ticket}</ComponentVerifyTicket></xml>"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -57,18 +58,35 @@ from wechat_async.tokens.redis import RedisTokenStore
 TICKET = "ticket@@@1ZwhUW_Xn4cAW7mMVhqvkUe5NjcNmXXbE6HK6UmFb2Eg"
 TICKET_KEY = f"component_verify_ticket:{COMPONENT_APPID}"
 REFRESH_KEY = f"authorizer_refresh_token:{COMPONENT_APPID}:{AUTHORIZER_APPID}"
+AUTHORIZATION_KEY = f"authorization:{COMPONENT_APPID}:{AUTHORIZER_APPID}"
 
 
 class RecordingStore(MemoryTokenStore):
-    """A memory store that remembers every set_secret call and its TTL."""
+    """A memory store that remembers every credential it wrote (None: forgot) and its TTL.
+
+    Claims (the marks of pushes accepted) are kept apart, in ``claims``.
+    """
 
     def __init__(self) -> None:
         super().__init__()
-        self.secret_writes: list[tuple[str, str, float | None]] = []
+        self.secret_writes: list[tuple[str, str | None, float | None]] = []
+        self.claims: list[str] = []
 
     async def set_secret(self, key: str, value: str, ttl: float | None = None) -> None:
         self.secret_writes.append((key, value, ttl))
         await super().set_secret(key, value, ttl)
+
+    async def set_secret_if_newer(
+        self, key: str, value: str | None, version: int, ttl: float | None = None
+    ) -> bool:
+        written = await super().set_secret_if_newer(key, value, version, ttl)
+        if written:
+            self.secret_writes.append((key, value, ttl))
+        return written
+
+    async def claim(self, key: str, ttl: float) -> bool:
+        self.claims.append(key)
+        return await super().claim(key, ttl)
 
 
 def make_component(fake: FakeOpenPlatform, store: TokenStore | None = None) -> Component:
@@ -867,8 +885,17 @@ async def test_callback_events(plaintext: str, expected: Any) -> None:
     if isinstance(event, ComponentVerifyTicketEvent):
         assert store.secret_writes == [(TICKET_KEY, TICKET, TICKET_TTL)]
         assert TICKET_TTL == 12 * 3600
+    elif isinstance(event, AuthorizedEvent | UpdateAuthorizedEvent):
+        # The account's authorization changed as of CreateTime; no credential is touched.
+        assert store.secret_writes == [(AUTHORIZATION_KEY, event.info_type, None)]
+    elif isinstance(event, UnauthorizedEvent):
+        assert store.secret_writes == [
+            (AUTHORIZATION_KEY, "unauthorized", None),
+            (REFRESH_KEY, None, None),
+        ]
     else:
         assert store.secret_writes == []
+    assert len(store.claims) == 1
     if isinstance(event, UnknownComponentEvent):
         assert event.info_type == "notify_something_new"
 
@@ -898,8 +925,9 @@ async def test_tampered_callbacks_are_refused(plaintext: str) -> None:
 async def test_ticket_push_replaces_the_previous_ticket() -> None:
     fake = FakeOpenPlatform()
     component = make_component(fake)
-    await component.handle_callback(*envelope(ticket_xml("ticket@@@first")))
-    await component.handle_callback(*envelope(ticket_xml("ticket@@@second")))
+    await component.handle_callback(*envelope(ticket_xml("ticket@@@first", create_time=1000)))
+    # WeChat pushes a new ticket every 10 minutes.
+    await component.handle_callback(*envelope(ticket_xml("ticket@@@second", create_time=1600)))
     assert await component.store.get_secret(TICKET_KEY) == "ticket@@@second"
     await component.token.get()
     assert fake.tickets_seen == ["ticket@@@second"]
@@ -1120,8 +1148,11 @@ async def test_unauthorized_event_forgets_the_authorizers_tokens() -> None:
     await component.query_auth("code")
     provider = component.authorizer_token(AUTHORIZER_APPID)
     assert await provider.get() == "AAT-seeded"
-    event = await component.handle_callback(*envelope(UNAUTHORIZED_XML))
+    # Withdrawn after the authorization (a push stamped before it would be superseded).
+    withdrawn = UNAUTHORIZED_XML.replace("1413192760", str(int(time.time()) + 1))
+    event = await component.handle_callback(*envelope(withdrawn))
     assert isinstance(event, UnauthorizedEvent)
+    assert not event.superseded
     assert await store.get_secret(REFRESH_KEY) is None
     assert await store.load(provider.key) is None
     # A fresh provider for that account now says plainly that it must be authorized again.

@@ -205,6 +205,34 @@ async def test_component_end_to_end() -> None:
 
 
 @pytest.mark.asyncio
+async def test_ticket_pushes_in_one_second_are_each_newer() -> None:
+    fake, _, component = component_setup()
+    events: list[ComponentVerifyTicketEvent] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        params = request.url.params
+        event = await component.handle_callback(
+            request.content, params["msg_signature"], params["timestamp"], params["nonce"]
+        )
+        assert isinstance(event, ComponentVerifyTicketEvent)
+        events.append(event)
+        return httpx.Response(200, text="success")
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        for _ in range(3):
+            await fake.official.push_verify_ticket("https://app.test/auth-event", client)
+    # WeChat's pushes are minutes apart; the fake's, back to back, still carry later
+    # CreateTimes, so the Component keeps each as the newest, as it would WeChat's.
+    assert events[0].create_time < events[1].create_time < events[2].create_time
+    assert not any(event.superseded for event in events)
+    assert (
+        await component.store.get_secret(f"component_verify_ticket:{COMPONENT_APPID}")
+        == (fake.official.tickets[-1][0])
+    )
+    assert (await component.create_pre_auth_code()).startswith("preauthcode@@@")
+
+
+@pytest.mark.asyncio
 async def test_component_management_endpoints() -> None:
     fake, _, component = component_setup()
     async with callback_client(component) as client:

@@ -12,6 +12,21 @@ How the credentials chain together, all kept in one `TokenStore`::
                      └─ authorizer_access_token   api_authorizer_token; an ordinary
                                                   access_token for any service
 
+Pushes to the authorization event URL change nothing when replayed. A
+push is judged, after its signature, by:
+
+* freshness: a signed timestamp more than ``max_age`` (300 s) away from
+  this machine's clock raises StaleTimestampError;
+* replay: each (msg_signature, nonce) is accepted once; the mark is a
+  `TokenStore.claim` held for the window, so workers sharing a store share
+  it, and a second delivery raises ReplayedMessageError;
+* order: what a push changes carries its ``CreateTime`` as a version
+  (`TokenStore.set_secret_if_newer`), so a ticket older than the stored one
+  is not stored, and an ``unauthorized`` older than the account's latest
+  authorization (``authorized`` / ``updateauthorized`` pushes, and
+  `Component.query_auth`, stamped with this machine's clock) forgets
+  nothing. Such a push comes back with ``superseded=True``.
+
 Both token providers are `RefreshingToken`
 subclasses, so each token is fetched once across every task and every process
 that shares the store. Store keys carry appids and a fingerprint of the
@@ -26,18 +41,26 @@ docstring opens with the API path.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 import re
 import time
 from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import quote, urlencode
 
+import attrs
 import cattrs
 
 from wechat_async._models import converter, structure
-from wechat_async._validate import integer, optional_text, text
+from wechat_async._validate import integer, number, optional_text, text
 from wechat_async.callbacks import parse_xml
-from wechat_async.crypto import MessageParseError
+from wechat_async.crypto import (
+    MessageParseError,
+    ReplayedMessageError,
+    SignatureInputError,
+    StaleTimestampError,
+)
 from wechat_async.errors import (
     APIError,
     InvalidArgumentError,
@@ -46,6 +69,7 @@ from wechat_async.errors import (
 )
 from wechat_async.open_platform.component_models import (
     AuthorizationInfo,
+    AuthorizedEvent,
     AuthorizerInfoResult,
     AuthorizerList,
     AuthorizerListItem,
@@ -56,6 +80,7 @@ from wechat_async.open_platform.component_models import (
     RegistrationStatus,
     UnauthorizedEvent,
     UnknownComponentEvent,
+    UpdateAuthorizedEvent,
 )
 from wechat_async.tokens.providers import parse_token_reply, secret_fingerprint
 from wechat_async.tokens.refreshing import DEFAULT_SETTINGS, RefreshingToken, RefreshSettings
@@ -75,6 +100,7 @@ if TYPE_CHECKING:
     from wechat_async.transport import Transport
 
 __all__ = [
+    "DEFAULT_PUSH_MAX_AGE",
     "H5_AUTH_URL",
     "PC_AUTH_URL",
     "TICKET_TTL",
@@ -88,6 +114,9 @@ log = logging.getLogger("wechat_async.open_platform")
 TICKET_TTL: Final = 12 * 3600.0
 """Seconds a component_verify_ticket stays valid (12 hours, per WeChat's docs)."""
 
+DEFAULT_PUSH_MAX_AGE: Final = 300.0
+"""Seconds a push's signed timestamp may differ from this machine's clock (`Component`)."""
+
 PC_AUTH_URL: Final = "https://mp.weixin.qq.com/cgi-bin/componentloginpage"
 """The PC authorization page: the admin scans a QR code."""
 H5_AUTH_URL: Final = "https://open.weixin.qq.com/wxaopen/safe/bindcomponent"
@@ -100,6 +129,8 @@ _REDIRECT: Final = re.compile(r"https?://\S+", re.IGNORECASE)
 # Documented lengths of the company code per code_type; type 2 (organization
 # code, "xxxxxxxx-x") is left to WeChat.
 _CODE_LENGTHS: Final = {1: 18, 3: 15}
+# A signed timestamp the window can judge: ASCII digits (int() takes more).
+_DIGITS: Final = re.compile(r"[0-9]{1,20}")
 
 
 def _appid(argument: str, value: object) -> str:
@@ -118,6 +149,18 @@ def _refresh_key(component_appid: str, authorizer_appid: str) -> str:
 
 def _authorizer_token_key(component_appid: str, authorizer_appid: str) -> str:
     return f"authorizer_token:{component_appid}:{authorizer_appid}"
+
+
+def _authorization_key(component_appid: str, authorizer_appid: str) -> str:
+    # Versioned by the CreateTime of the account's latest authorization change;
+    # holds the InfoType (or "query_auth") that made it.
+    return f"authorization:{component_appid}:{authorizer_appid}"
+
+
+def _push_key(component_appid: str, msg_signature: str, nonce: str | int) -> str:
+    # Hashed: a fixed length and no character that could break a Redis hash tag.
+    digest = hashlib.sha256(f"{msg_signature}\n{nonce}".encode()).hexdigest()[:32]
+    return f"component_push:{component_appid}:{digest}"
 
 
 async def _read_secret(store: TokenStore, key: str, what: str) -> str | None:
@@ -269,7 +312,16 @@ class Component:
     ``crypto`` is the component's MessageCrypto (message token, EncodingAESKey
     and the component appid as receive id). ``store`` (memory by default)
     keeps the ticket, the component token, authorizer tokens and refresh
-    tokens; share a RedisTokenStore between processes.
+    tokens, and remembers the pushes accepted; share a RedisTokenStore
+    between processes.
+
+    ``max_age`` (seconds, `DEFAULT_PUSH_MAX_AGE` = 300) is the freshness
+    window of `handle_callback`, checked whatever ``crypto.max_age`` says:
+    a push whose signed timestamp is further than that from this machine's
+    clock is refused, and each accepted push is remembered as long as it
+    could be replayed inside it. ``None`` turns the freshness check off
+    (pushes are then remembered for 300 s); the CreateTime order still holds.
+    Keep the clock in sync (NTP).
     """
 
     def __init__(
@@ -282,13 +334,16 @@ class Component:
         crypto: MessageCrypto,
         settings: RefreshSettings | None = None,
         metrics: MetricsHook | None = None,
+        max_age: float | None = DEFAULT_PUSH_MAX_AGE,
     ) -> None:
         """Check the ids; nothing is sent until the first call.
 
         Raises:
             InvalidArgumentError: ``component_appid`` is not an appid (1 to 64 characters
-                of ``[0-9A-Za-z_-]``), or ``component_appsecret`` is empty.
+                of ``[0-9A-Za-z_-]``), ``component_appsecret`` is empty, or ``max_age`` is
+                neither None nor a positive number of seconds.
         """
+        self._max_age = None if max_age is None else number("max_age", max_age)
         self._store: TokenStore = store if store is not None else MemoryTokenStore()
         # The token provider checks the appid and the secret, for both of them.
         self._token = ComponentAccessToken(
@@ -309,6 +364,11 @@ class Component:
     def __repr__(self) -> str:
         """Show the appid only."""
         return f"Component(component_appid={self._appid!r})"
+
+    @property
+    def max_age(self) -> float | None:
+        """The freshness window of pushes in seconds, or None when it is not checked."""
+        return self._max_age
 
     @property
     def component_appid(self) -> str:
@@ -401,39 +461,117 @@ class Component:
         """POST `<authorization event URL>`: verify, decrypt and type an authorization event.
 
         A ``component_verify_ticket`` is stored (for 12 hours) before this
-        returns, so the next component token fetch uses it. Answer WeChat
-        with the plain text ``success``. A bad signature raises
-        InvalidSignatureError and nothing is stored; so does a stale
-        ``timestamp`` (StaleTimestampError) when the crypto has ``max_age``.
+        returns, so the next component token fetch uses it; an
+        ``unauthorized`` push forgets the account's tokens. Answer WeChat
+        with the plain text ``success`` (for a ReplayedMessageError too: the
+        push was handled once already).
+
+        Nothing is stored for a push that is stale (outside ``max_age``) or
+        replayed (its msg_signature and nonce accepted before, by any worker
+        sharing the store). A push older (by ``CreateTime``) than what it
+        would change (a newer ticket, a later authorization of the account)
+        changes nothing and comes back with ``superseded=True``.
 
         Raises:
             InvalidSignatureError: ``msg_signature`` does not match; nothing is stored.
-            StaleTimestampError: the signed ``timestamp`` is outside the crypto's ``max_age``.
+            StaleTimestampError: the signed ``timestamp`` is further than ``max_age`` (or the
+                crypto's ``max_age``) from this machine's clock.
+            ReplayedMessageError: this msg_signature and nonce were accepted already.
             MessageTooLargeError: the body or the decrypted event is larger than allowed.
             MessageParseError: the envelope or the event XML is malformed or has an unexpected
                 shape, or a ticket push carries no ticket.
             CryptoError: the ciphertext does not decrypt (bad base64 or padding, a malformed
-                buffer, another receive id), or ``timestamp`` or ``nonce`` is not a str or int.
-            TokenStoreUnavailableError: the store could not be reached to keep the ticket or
-                to forget a withdrawn authorizer's tokens.
+                buffer, another receive id), or ``timestamp`` or ``nonce`` is not a str or int
+                (or, with ``max_age``, ``timestamp`` is not decimal digits).
+            TokenStoreUnavailableError: the store could not be reached to remember the push,
+                keep the ticket or forget a withdrawn authorizer's tokens.
         """
         plaintext = self._crypto.decrypt_xml(body, msg_signature, timestamp, nonce)
+        # Judged only now that the signature vouches for it (see wechat_async.crypto).
+        ttl = self._replay_ttl(timestamp)
         event = _event_model(parse_xml(plaintext))
-        if isinstance(event, ComponentVerifyTicketEvent):
-            if not event.component_verify_ticket:
-                raise MessageParseError("component_verify_ticket push without a ticket")
-            await self._store.set_secret(
-                _ticket_key(self._appid), event.component_verify_ticket, TICKET_TTL
+        if isinstance(event, ComponentVerifyTicketEvent) and not event.component_verify_ticket:
+            raise MessageParseError("component_verify_ticket push without a ticket")
+        # Claimed before acting, so that of two deliveries racing in two workers
+        # only one acts; given back if acting fails, so WeChat's retry can act.
+        claim = _push_key(self._appid, msg_signature, nonce)
+        if not await self._store.claim(claim, ttl):
+            raise ReplayedMessageError(
+                "this push was accepted already (a replay, or WeChat retrying it)"
             )
+        try:
+            return await self._apply(event)
+        except BaseException:
+            with contextlib.suppress(TokenStoreUnavailableError):
+                await self._store.delete_secret(claim)
+            raise
+
+    def _replay_ttl(self, timestamp: str | int) -> float:
+        """Check the signed timestamp against the window; how long to remember the push.
+
+        Raises:
+            SignatureInputError: ``timestamp`` is not decimal digits.
+            StaleTimestampError: ``timestamp`` lies outside the window.
+        """
+        window = self._max_age
+        if window is None:
+            return DEFAULT_PUSH_MAX_AGE
+        if isinstance(timestamp, int):
+            signed = timestamp
+        elif _DIGITS.fullmatch(timestamp) is not None:
+            signed = int(timestamp)
+        else:
+            raise SignatureInputError("timestamp is not a decimal number of seconds")
+        now = time.time()
+        if not now - window <= signed <= now + window:
+            skew = signed - int(now)
+            shown = f"{abs(skew)} s" if abs(skew) < 10**12 else "far"
+            where = "old" if skew < 0 else "ahead of this clock"
+            raise StaleTimestampError(
+                f"push timestamp is {shown} {where}, outside max_age={window:g} s"
+            )
+        # Refused from signed + window on; a second of slack for rounding.
+        return max(1.0, signed + window - now + 1)
+
+    async def _apply(self, event: ComponentEvent) -> ComponentEvent:
+        """Make the changes a push asks for, unless something newer made them already."""
+        store = self._store
+        if isinstance(event, ComponentVerifyTicketEvent):
+            stored = await store.set_secret_if_newer(
+                _ticket_key(self._appid),
+                event.component_verify_ticket,
+                event.create_time,
+                TICKET_TTL,
+            )
+            if not stored:
+                log.info("a component_verify_ticket older than the stored one was ignored")
+                return attrs.evolve(event, superseded=True)
             log.debug("stored a component_verify_ticket for %s", self._appid)
+        elif isinstance(event, AuthorizedEvent | UpdateAuthorizedEvent) and event.authorizer_appid:
+            key = _authorization_key(self._appid, event.authorizer_appid)
+            if not await store.set_secret_if_newer(key, event.info_type, event.create_time):
+                return attrs.evolve(event, superseded=True)
         elif isinstance(event, UnauthorizedEvent) and event.authorizer_appid:
-            await self._forget_authorizer(event.authorizer_appid)
+            key = _authorization_key(self._appid, event.authorizer_appid)
+            if not await store.set_secret_if_newer(key, event.info_type, event.create_time):
+                log.info(
+                    "an unauthorized push for %s older than its latest authorization was ignored",
+                    event.authorizer_appid,
+                )
+                return attrs.evolve(event, superseded=True)
+            await self._forget_authorizer(event.authorizer_appid, event.create_time)
         return event
 
-    async def _forget_authorizer(self, appid: str) -> None:
+    async def _forget_authorizer(self, appid: str, create_time: int) -> None:
         # The authorization is gone, and with it the refresh token: keeping
-        # either would only turn the next call into a confusing API error.
-        await self._store.delete_secret(_refresh_key(self._appid, appid))
+        # either would only turn the next call into a confusing API error. The
+        # refresh token carries its own version, so a query_auth that stored a
+        # newer one between the check above and this line keeps it.
+        forgotten = await self._store.set_secret_if_newer(
+            _refresh_key(self._appid, appid), None, create_time
+        )
+        if not forgotten:
+            return
         token_key = _authorizer_token_key(self._appid, appid)
         stored = await self._store.load(token_key)
         if stored is not None:
@@ -536,10 +674,19 @@ class Component:
         if not info.authorizer_appid:
             raise InvalidResponseError("authorization_info without authorizer_appid", path)
         appid = _appid("authorizer_appid", info.authorizer_appid)
+        # The account is authorized as of now: an unauthorized push stamped
+        # earlier, arriving late or replayed, must not forget what this stores.
+        now = int(time.time())
+        await self._store.set_secret_if_newer(
+            _authorization_key(self._appid, appid), "query_auth", now
+        )
         if info.authorizer_refresh_token:
-            await self._store.set_secret(
-                _refresh_key(self._appid, appid), info.authorizer_refresh_token
-            )
+            refresh_key = _refresh_key(self._appid, appid)
+            token = info.authorizer_refresh_token
+            # WeChat just issued it, so it is kept even if a push stamped later
+            # (by a clock ahead of ours) holds a higher version.
+            if not await self._store.set_secret_if_newer(refresh_key, token, now):
+                await self._store.set_secret(refresh_key, token)
         if info.authorizer_access_token and info.expires_in > 0:
             await self._seed(
                 _authorizer_token_key(self._appid, appid),

@@ -67,18 +67,26 @@ class AuthType(enum.IntEnum):
 class ComponentVerifyTicketEvent:
     """``component_verify_ticket``: WeChat's ticket, pushed every 10 minutes.
 
-    ``Component.handle_callback`` stores it before returning this event.
+    ``Component.handle_callback`` stores it before returning this event,
+    unless a ticket with a later ``create_time`` is stored already:
+    ``superseded`` is then True and the stored ticket stays.
     """
 
     info_type: ClassVar[str] = "component_verify_ticket"
     app_id: str = ""
     create_time: int = 0
     component_verify_ticket: str = attrs.field(default="", repr=False)
+    superseded: bool = attrs.field(default=False, kw_only=True)
 
 
 @attrs.frozen
 class _AuthorizationGrant:
-    """What ``authorized`` and ``updateauthorized`` both carry."""
+    """What ``authorized`` and ``updateauthorized`` both carry.
+
+    ``superseded`` is True when ``Component.handle_callback`` already knew
+    a later change of this account's authorization (a push with a later
+    ``create_time``, or a `Component.query_auth` since): don't act on it.
+    """
 
     app_id: str = ""
     create_time: int = 0
@@ -86,13 +94,15 @@ class _AuthorizationGrant:
     authorization_code: str = attrs.field(default="", repr=False)
     authorization_code_expired_time: int = 0
     pre_auth_code: str = attrs.field(default="", repr=False)
+    superseded: bool = attrs.field(default=False, kw_only=True)
 
 
 @attrs.frozen
 class AuthorizedEvent(_AuthorizationGrant):
     """``authorized``: an account authorized the component.
 
-    ``authorization_code`` goes to ``Component.query_auth``.
+    ``authorization_code`` goes to ``Component.query_auth`` (unless
+    ``superseded``: the account's authorization changed after this push).
     """
 
     info_type: ClassVar[str] = "authorized"
@@ -100,19 +110,28 @@ class AuthorizedEvent(_AuthorizationGrant):
 
 @attrs.frozen
 class UpdateAuthorizedEvent(_AuthorizationGrant):
-    """``updateauthorized``: an account changed the permission sets it granted."""
+    """``updateauthorized``: an account changed the permission sets it granted.
+
+    ``superseded`` as for `AuthorizedEvent`.
+    """
 
     info_type: ClassVar[str] = "updateauthorized"
 
 
 @attrs.frozen
 class UnauthorizedEvent:
-    """``unauthorized``: an account withdrew its authorization; its refresh token is dead."""
+    """``unauthorized``: an account withdrew its authorization; its refresh token is dead.
+
+    ``Component.handle_callback`` forgets the account's tokens, unless the
+    account authorized again (or another change came) after ``create_time``:
+    ``superseded`` is then True and nothing is forgotten.
+    """
 
     info_type: ClassVar[str] = "unauthorized"
     app_id: str = ""
     create_time: int = 0
     authorizer_appid: str = ""
+    superseded: bool = attrs.field(default=False, kw_only=True)
 
 
 @attrs.frozen
@@ -180,12 +199,16 @@ _AUTH_CHANGE: dict[str, str] = {
     "authorization_code_expired_time": "AuthorizationCodeExpiredTime",
     "pre_auth_code": "PreAuthCode",
 }
+# "superseded" is Component's verdict, never WeChat's: it is not read from a push.
+_OURS = ("superseded",)
 register_renamed(
-    ComponentVerifyTicketEvent, {**_COMMON, "component_verify_ticket": "ComponentVerifyTicket"}
+    ComponentVerifyTicketEvent,
+    {**_COMMON, "component_verify_ticket": "ComponentVerifyTicket"},
+    omit=_OURS,
 )
-register_renamed(AuthorizedEvent, _AUTH_CHANGE)
-register_renamed(UpdateAuthorizedEvent, _AUTH_CHANGE)
-register_renamed(UnauthorizedEvent, {**_COMMON, "authorizer_appid": "AuthorizerAppid"})
+register_renamed(AuthorizedEvent, _AUTH_CHANGE, omit=_OURS)
+register_renamed(UpdateAuthorizedEvent, _AUTH_CHANGE, omit=_OURS)
+register_renamed(UnauthorizedEvent, {**_COMMON, "authorizer_appid": "AuthorizerAppid"}, omit=_OURS)
 register_renamed(FastRegisterEvent, _COMMON)
 
 register_tagged_union(

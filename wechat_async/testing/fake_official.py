@@ -232,15 +232,21 @@ class FakeOfficial:
         """
         config = self._config()
         now = self._fake.clock.now()
+        # WeChat's pushes are 10 minutes apart, so each CreateTime is later than
+        # the last; two pushes of a test in one second get consecutive seconds
+        # (a Component keeps only a ticket newer than the one it holds).
+        created = int(now)
+        if self.tickets:
+            created = max(created, int(self.tickets[-1][1]) + 1)
         ticket = f"ticket@@@fake{next(self._numbers)}"
-        self.tickets.append((ticket, now))
+        self.tickets.append((ticket, created))
         plaintext = (
             f"<xml><AppId><![CDATA[{config.appid}]]></AppId>"
-            f"<CreateTime>{int(now)}</CreateTime>"
+            f"<CreateTime>{created}</CreateTime>"
             "<InfoType><![CDATA[component_verify_ticket]]></InfoType>"
             f"<ComponentVerifyTicket><![CDATA[{ticket}]]></ComponentVerifyTicket></xml>"
         )
-        sealed = config.crypto.encrypt(plaintext, timestamp=int(now))
+        sealed = config.crypto.encrypt(plaintext, timestamp=created)
         body = (
             f"<xml><AppId><![CDATA[{config.appid}]]></AppId>"
             f"<Encrypt><![CDATA[{sealed.encrypt}]]></Encrypt></xml>"

@@ -8,7 +8,10 @@ run on Redis Cluster too::
     {prefix}:{<key>}:token   hash {value, expires_at, refresh_at, use_until},
                              expiring with the token
     {prefix}:{<key>}:lock    the refresh lock, SET NX PX with a random owner
-    {prefix}:{<key>}:secret  a ticket or refresh token (get_secret / set_secret)
+    {prefix}:{<key>}:secret  a ticket or refresh token (get_secret / set_secret), or
+                             the mark of a claim
+    {prefix}:{<key>}:version the version set_secret_if_newer last stored, kept
+                             after the secret expires or is deleted
 """
 
 from __future__ import annotations
@@ -48,6 +51,21 @@ _DELETE_IF = """
 if redis.call('hget', KEYS[1], 'value') == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
 """
+# Compare-and-set on the version, then write (ARGV[2] 'set') or forget ('del') the
+# credential; the version has no expiry, so a write older than a deletion stays refused.
+_SET_IF_NEWER = """
+local current = redis.call('get', KEYS[2])
+if current and tonumber(current) >= tonumber(ARGV[1]) then return 0 end
+redis.call('set', KEYS[2], ARGV[1])
+if ARGV[2] == 'del' then
+  redis.call('del', KEYS[1])
+elseif ARGV[4] == '' then
+  redis.call('set', KEYS[1], ARGV[3])
+else
+  redis.call('set', KEYS[1], ARGV[3], 'PX', ARGV[4])
+end
+return 1
+"""
 
 
 class RedisTokenStore:
@@ -67,6 +85,7 @@ class RedisTokenStore:
         self._save = redis.register_script(_SAVE)
         self._release = redis.register_script(_RELEASE)
         self._delete_if = redis.register_script(_DELETE_IF)
+        self._set_if_newer = redis.register_script(_SET_IF_NEWER)
 
     def __repr__(self) -> str:
         """Show the prefix only."""
@@ -180,6 +199,36 @@ class RedisTokenStore:
             TokenStoreUnavailableError: Redis could not be reached or answered with an error.
         """
         await self._call(self._redis.delete(self.secret_key(key)))
+
+    async def claim(self, key: str, ttl: float) -> bool:
+        """SET NX PX on the credential's key.
+
+        Raises:
+            TokenStoreUnavailableError: Redis could not be reached or answered with an error.
+        """
+        px = max(1, int(ttl * 1000))
+        return bool(await self._call(self._redis.set(self.secret_key(key), "1", nx=True, px=px)))
+
+    def version_key(self, key: str) -> str:
+        """The Redis key holding the version `set_secret_if_newer` last stored for ``key``."""
+        return f"{self._prefix}:{{{key}}}:version"
+
+    async def set_secret_if_newer(
+        self, key: str, value: str | None, version: int, ttl: float | None = None
+    ) -> bool:
+        """Compare-and-set the version and write or delete the credential, in one script.
+
+        Raises:
+            TokenStoreUnavailableError: Redis could not be reached or answered with an error.
+        """
+        px = "" if ttl is None else str(max(1, int(ttl * 1000)))
+        result = await self._call(
+            self._set_if_newer(
+                keys=[self.secret_key(key), self.version_key(key)],
+                args=[str(version), "del" if value is None else "set", value or "", px],
+            )
+        )
+        return bool(result)
 
     @staticmethod
     async def _call(awaitable: Any) -> Any:  # noqa: ANN401 - redis-py's replies are untyped

@@ -133,6 +133,34 @@ class TokenStore(Protocol):
         """
         ...
 
+    async def claim(self, key: str, ttl: float) -> bool:
+        """Set ``key`` for ``ttl`` seconds unless it is set; say whether this call set it.
+
+        Atomic: of any number of concurrent claims, in every process sharing
+        the store, exactly one wins. The mark lives where credentials do, so
+        ``delete_secret(key)`` gives it up early. Open Platform pushes use it
+        to accept each (msg_signature, nonce) once.
+
+        Raises:
+            TokenStoreUnavailableError: the store could not be reached.
+        """
+        ...
+
+    async def set_secret_if_newer(
+        self, key: str, value: str | None, version: int, ttl: float | None = None
+    ) -> bool:
+        """Store ``value`` only if ``version`` is above the last one stored; say whether it did.
+
+        Atomic compare-and-set. ``value`` None forgets the credential instead.
+        The version outlives the credential (its TTL, its deletion), so an
+        older write that arrives later is still refused; `set_secret` leaves
+        the version alone. Open Platform pushes use it with their CreateTime.
+
+        Raises:
+            TokenStoreUnavailableError: the store could not be reached.
+        """
+        ...
+
 
 class MemoryTokenStore:
     """The embedded default: tokens in this process's memory, shared by its providers."""
@@ -142,6 +170,7 @@ class MemoryTokenStore:
         self._tokens: dict[str, StoredToken] = {}
         self._locks: dict[str, tuple[str, float]] = {}
         self._secrets: dict[str, tuple[str, float | None]] = {}
+        self._versions: dict[str, int] = {}
 
     def __repr__(self) -> str:
         """Count keys; show no tokens."""
@@ -207,3 +236,26 @@ class MemoryTokenStore:
     async def delete_secret(self, key: str) -> None:
         """Forget the credential."""
         self._secrets.pop(key, None)
+
+    async def claim(self, key: str, ttl: float) -> bool:
+        """Set ``key`` for ``ttl`` seconds unless a live value holds it (no await: atomic)."""
+        held = self._secrets.get(key)
+        now = time.monotonic()
+        if held is not None and (held[1] is None or held[1] > now):
+            return False
+        self._secrets[key] = ("1", now + ttl)
+        return True
+
+    async def set_secret_if_newer(
+        self, key: str, value: str | None, version: int, ttl: float | None = None
+    ) -> bool:
+        """Store (or, for None, forget) the credential if ``version`` is the newest yet."""
+        current = self._versions.get(key)
+        if current is not None and current >= version:
+            return False
+        self._versions[key] = version
+        if value is None:
+            self._secrets.pop(key, None)
+        else:
+            self._secrets[key] = (value, None if ttl is None else time.monotonic() + ttl)
+        return True
