@@ -549,6 +549,41 @@ async def test_query_auth_shape_stores_refresh_token_and_seeds_the_access_token(
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("expires_in", [10**400, 0, -7200, 86_401])
+async def test_query_auth_with_an_insane_expires_in_keeps_the_refresh_token(
+    expires_in: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FakeOpenPlatform()
+    fake.on(
+        "cgi-bin/component/api_query_auth",
+        {
+            "authorization_info": {
+                "authorizer_appid": AUTHORIZER_APPID,
+                "authorizer_access_token": "AAT-odd",
+                "expires_in": expires_in,
+                "authorizer_refresh_token": "refresh-kept",
+            }
+        },
+    )
+    component = await ready_component(fake)
+    with caplog.at_level(logging.WARNING, logger="wechat_async.open_platform"):
+        info = await component.query_auth("auth_code_value")
+    assert info.authorizer_appid == AUTHORIZER_APPID
+    assert "expires_in" in caplog.text
+    # The code is spent, so what it bought is kept: the refresh token, not the odd token.
+    assert await component._store.get_secret(REFRESH_KEY) == "refresh-kept"
+    fake.on(
+        "cgi-bin/component/api_authorizer_token",
+        {
+            "authorizer_access_token": "AAT-fetched",
+            "expires_in": 7200,
+            "authorizer_refresh_token": "refresh-kept",
+        },
+    )
+    assert await component.authorizer_token(AUTHORIZER_APPID).get() == "AAT-fetched"
+
+
+@pytest.mark.asyncio
 async def test_query_auth_with_a_used_code_raises() -> None:
     fake = FakeOpenPlatform()
     component = await ready_component(fake)

@@ -82,7 +82,11 @@ from wechat_async.open_platform.component_models import (
     UnknownComponentEvent,
     UpdateAuthorizedEvent,
 )
-from wechat_async.tokens.providers import parse_token_reply, secret_fingerprint
+from wechat_async.tokens.providers import (
+    parse_expires_in,
+    parse_token_reply,
+    secret_fingerprint,
+)
 from wechat_async.tokens.refreshing import DEFAULT_SETTINGS, RefreshingToken, RefreshSettings
 from wechat_async.tokens.store import (
     MemoryTokenStore,
@@ -687,11 +691,18 @@ class Component:
             # (by a clock ahead of ours) holds a higher version.
             if not await self._store.set_secret_if_newer(refresh_key, token, now):
                 await self._store.set_secret(refresh_key, token)
-        if info.authorizer_access_token and info.expires_in > 0:
-            await self._seed(
-                _authorizer_token_key(self._appid, appid),
-                StoredToken(info.authorizer_access_token, time.time() + info.expires_in),
-            )
+        if info.authorizer_access_token:
+            try:
+                expires_in = parse_expires_in(info.expires_in, path)
+            except InvalidResponseError as exc:
+                # The one-time code is spent and the refresh token is kept; the access
+                # token is simply fetched with it when first needed.
+                log.warning("%s: not keeping the authorizer access token (%s)", path, exc)
+            else:
+                await self._seed(
+                    _authorizer_token_key(self._appid, appid),
+                    StoredToken(info.authorizer_access_token, time.time() + expires_in),
+                )
         return info
 
     async def _seed(self, key: str, token: StoredToken) -> None:
