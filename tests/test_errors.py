@@ -16,6 +16,7 @@ from wechat_async.errors import (
     InvalidTokenError,
     IPNotAllowedError,
     PermissionDeniedError,
+    PoolTimeoutError,
     RateLimitError,
     RequestTimeoutError,
     SystemBusyError,
@@ -156,6 +157,8 @@ def test_transport_errors() -> None:
         HTTPStatusError(503, "cgi-bin/x"),
         ConnectError("cannot connect", "cgi-bin/x"),
         InvalidResponseError("body is not JSON", "cgi-bin/x"),
+        RequestTimeoutError("deadline spent", "cgi-bin/x", may_have_taken_effect=False),
+        PoolTimeoutError("no free connection", "cgi-bin/x"),
     ],
 )
 def test_errors_survive_pickling(error: WeChatError) -> None:
@@ -163,3 +166,26 @@ def test_errors_survive_pickling(error: WeChatError) -> None:
     assert type(copy) is type(error)
     assert str(copy) == str(error)
     assert repr(copy) == repr(error)
+    assert copy.may_have_taken_effect is error.may_have_taken_effect
+
+
+def test_may_have_taken_effect_says_whether_wechat_may_have_acted() -> None:
+    # Refused, or never sent: nothing happened.
+    assert not ConnectError("refused", "p").may_have_taken_effect
+    assert not PoolTimeoutError("no connection", "p").may_have_taken_effect
+    assert not HTTPStatusError(404, "p").may_have_taken_effect
+    assert not api_error_for(45009, "quota", "p").may_have_taken_effect
+    assert not APIError(40003, "invalid openid", "p").may_have_taken_effect
+    assert not TokenUnavailableError("no token").may_have_taken_effect
+    assert not ConfigurationError("bad").may_have_taken_effect
+    # Sent, and the answer does not prove it was dropped.
+    assert RequestTimeoutError("no answer", "p").may_have_taken_effect
+    assert HTTPStatusError(502, "p").may_have_taken_effect
+    assert InvalidResponseError("not JSON", "p").may_have_taken_effect
+    assert TransportError("connection reset", "p").may_have_taken_effect
+    assert api_error_for(-1, "system error", "p").may_have_taken_effect
+    # The transport knows better in one case: the deadline ran out before sending.
+    assert not RequestTimeoutError(
+        "deadline", "p", may_have_taken_effect=False
+    ).may_have_taken_effect
+    assert issubclass(PoolTimeoutError, RequestTimeoutError)

@@ -24,6 +24,7 @@ from wechat_async.errors import (
     InvalidTokenError,
     IPNotAllowedError,
     PermissionDeniedError,
+    PoolTimeoutError,
     RateLimitError,
     RequestTimeoutError,
     SystemBusyError,
@@ -285,7 +286,7 @@ def raiser(exc_type: type[httpx.TransportError]) -> Handler:
         (httpx.ConnectTimeout, ConnectError, 3),
         (httpx.ReadTimeout, RequestTimeoutError, 3),
         (httpx.WriteTimeout, RequestTimeoutError, 3),
-        (httpx.PoolTimeout, RequestTimeoutError, 3),
+        (httpx.PoolTimeout, PoolTimeoutError, 3),
         (httpx.RemoteProtocolError, TransportError, 1),
         (httpx.ReadError, TransportError, 1),
     ],
@@ -367,13 +368,36 @@ async def test_pauses_follow_the_policy() -> None:
 @pytest.mark.asyncio
 async def test_should_retry_can_be_overridden() -> None:
     class RetryRateLimits(RetryPolicy):
-        def should_retry(self, error: WeChatError) -> bool:
+        def should_retry(self, error: WeChatError, *, idempotent: bool = True) -> bool:
+            if isinstance(error, RateLimitError):
+                return idempotent  # refused at the door: but only reads, to be sure
+            return super().should_retry(error, idempotent=idempotent)
+
+    retry = RetryRateLimits(attempts=2, base_delay=0, max_delay=0)
+    respond = sequence(wechat_error(45011), ok(), wechat_error(45011), ok())
+    async with transport_for(respond, retry=retry) as (t, recorder):
+        await t.request("GET", "cgi-bin/x")
+        assert len(recorder.requests) == 2
+        with pytest.raises(RateLimitError):
+            await t.request("POST", "cgi-bin/x", json={})
+        assert len(recorder.requests) == 3
+
+
+@pytest.mark.asyncio
+async def test_an_override_from_before_idempotent_existed_still_works_and_stays_safe() -> None:
+    class RetryRateLimits(RetryPolicy):
+        def should_retry(self, error: WeChatError) -> bool:  # type: ignore[override]
             return isinstance(error, RateLimitError) or RetryPolicy.should_retry(self, error)
 
     retry = RetryRateLimits(attempts=2, base_delay=0, max_delay=0)
-    async with transport_for(sequence(wechat_error(45011), ok()), retry=retry) as (t, recorder):
+    respond = sequence(wechat_error(45011), ok(), httpx.Response(502), ok())
+    async with transport_for(respond, retry=retry) as (t, recorder):
         await t.request("GET", "cgi-bin/x")
-    assert len(recorder.requests) == 2
+        assert len(recorder.requests) == 2
+        # The old override says yes to a 502; the send is not idempotent, so it is not repeated.
+        with pytest.raises(HTTPStatusError):
+            await t.request("POST", "cgi-bin/kf/send_msg", json={})
+        assert len(recorder.requests) == 3
 
 
 @pytest.mark.asyncio
@@ -438,6 +462,24 @@ def test_should_retry_decisions() -> None:
     assert not policy.should_retry(InvalidTokenError(40001, "invalid credential", "p"))
 
 
+def test_should_retry_decisions_for_calls_that_are_not_idempotent() -> None:
+    policy = RetryPolicy()
+    # Proved unsent: retried for any call.
+    assert policy.should_retry(ConnectError("x", "p"), idempotent=False)
+    assert policy.should_retry(PoolTimeoutError("x", "p"), idempotent=False)
+    # WeChat may have acted: not repeated.
+    assert not policy.should_retry(RequestTimeoutError("x", "p"), idempotent=False)
+    assert not policy.should_retry(HTTPStatusError(502, "p"), idempotent=False)
+    assert not policy.should_retry(SystemBusyError(-1, "system error", "p"), idempotent=False)
+    # Opted in: as for idempotent calls.
+    opted = RetryPolicy(retry_non_idempotent=True)
+    assert opted.should_retry(RequestTimeoutError("x", "p"), idempotent=False)
+    assert opted.should_retry(HTTPStatusError(502, "p"), idempotent=False)
+    assert opted.should_retry(SystemBusyError(-1, "system error", "p"), idempotent=False)
+    assert not opted.should_retry(HTTPStatusError(404, "p"), idempotent=False)
+    assert not opted.should_retry(RateLimitError(45009, "quota", "p"), idempotent=False)
+
+
 @pytest.mark.parametrize(
     "options",
     [
@@ -449,12 +491,128 @@ def test_should_retry_decisions() -> None:
         {"base_delay": "0.2"},
         {"deadline": float("nan")},
         {"attempts": True},
+        {"retry_non_idempotent": 1},
     ],
 )
 def test_policy_rejects_nonsense(options: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError) as caught:
         RetryPolicy(**options)
     assert isinstance(caught.value, ValueError)
+
+
+# --- calls that are not idempotent -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected", "sends", "landed"),
+    [
+        (httpx.ConnectError, ConnectError, 3, False),
+        (httpx.ConnectTimeout, ConnectError, 3, False),
+        (httpx.PoolTimeout, PoolTimeoutError, 3, False),
+        (httpx.ReadTimeout, RequestTimeoutError, 1, True),
+        (httpx.WriteTimeout, RequestTimeoutError, 1, True),
+        (httpx.RemoteProtocolError, TransportError, 1, True),
+        (httpx.ReadError, TransportError, 1, True),
+        (httpx.Response(502), HTTPStatusError, 1, True),
+        (httpx.Response(503), HTTPStatusError, 1, True),
+        (httpx.Response(404), HTTPStatusError, 1, False),
+        (wechat_error(-1), SystemBusyError, 1, True),
+        (wechat_error(45009), RateLimitError, 1, False),
+        (httpx.Response(200, text="<html>"), InvalidResponseError, 1, True),
+    ],
+)
+@pytest.mark.asyncio
+async def test_a_post_is_sent_again_only_when_it_provably_never_left(
+    failure: httpx.Response | type[httpx.TransportError],
+    expected: type[WeChatError],
+    sends: int,
+    landed: bool,
+) -> None:
+    respond = sequence(*[failure] * 3)
+    async with transport_for(respond) as (transport, recorder):
+        with pytest.raises(WeChatError) as caught:
+            await transport.request("POST", "cgi-bin/kf/send_msg", host=Host.WORK, json={})
+    assert type(caught.value) is expected
+    assert len(recorder.requests) == sends
+    assert caught.value.may_have_taken_effect is landed
+    notes = getattr(caught.value, "__notes__", [])
+    assert any("cgi-bin/kf/send_msg may have taken effect" in n for n in notes) is landed
+
+
+@pytest.mark.asyncio
+async def test_the_flag_covers_every_send_of_a_call() -> None:
+    # An idempotent call timed out (it may have landed), then could not even connect.
+    respond = sequence(httpx.ReadTimeout, httpx.ConnectError, httpx.ConnectError)
+    async with transport_for(respond) as (transport, recorder):
+        with pytest.raises(ConnectError) as caught:
+            await transport.request("GET", "cgi-bin/tag/delete")
+    assert len(recorder.requests) == 3
+    assert caught.value.may_have_taken_effect
+    assert not getattr(caught.value, "__notes__", [])  # idempotent: nothing to warn about
+
+
+@pytest.mark.asyncio
+async def test_an_errcode_after_a_landed_send_keeps_the_flag() -> None:
+    respond = sequence(httpx.Response(502), wechat_error(40068, "invalid tagid"))
+    async with transport_for(respond) as (transport, _):
+        with pytest.raises(APIError) as caught:
+            await transport.request("GET", "cgi-bin/tag/delete")
+    assert caught.value.errcode == 40068
+    assert caught.value.may_have_taken_effect  # the first delete may have done it
+
+
+@pytest.mark.asyncio
+async def test_a_rejected_token_is_resent_for_any_call() -> None:
+    token = FakeToken("OLD", "NEW")
+    respond = sequence(wechat_error(42001, "access_token expired"), ok({"msgid": "m"}))
+    async with transport_for(respond) as (transport, recorder):
+        reply = await transport.request("POST", "cgi-bin/kf/send_msg", token=token, json={})
+    assert reply["msgid"] == "m"
+    assert [r.url.params["access_token"] for r in recorder.requests] == ["OLD", "NEW"]
+
+
+@pytest.mark.asyncio
+async def test_assume_idempotent_covers_its_block_and_its_transport_only() -> None:
+    respond = sequence(*[httpx.Response(502)] * 2, ok(), *[httpx.Response(502)] * 2)
+    async with (
+        transport_for(respond) as (transport, recorder),
+        transport_for(lambda _: httpx.Response(502)) as (other, other_recorder),
+    ):
+        with transport.assume_idempotent():
+            await transport.request("POST", "cgi-bin/kf/send_msg", json={})
+            assert len(recorder.requests) == 3
+            with pytest.raises(HTTPStatusError):
+                await other.request("POST", "cgi-bin/kf/send_msg", json={})
+            assert len(other_recorder.requests) == 1
+        with pytest.raises(HTTPStatusError):
+            await transport.request("POST", "cgi-bin/kf/send_msg", json={})
+        assert len(recorder.requests) == 4
+
+
+@pytest.mark.asyncio
+async def test_assume_idempotent_reaches_tasks_started_in_the_block() -> None:
+    respond = sequence(httpx.Response(502), ok())
+    async with transport_for(respond) as (transport, recorder):
+        with transport.assume_idempotent():
+            task = asyncio.create_task(transport.request("POST", "cgi-bin/x", json={}))
+        await task
+    assert len(recorder.requests) == 2
+
+
+@pytest.mark.asyncio
+async def test_a_get_can_be_declared_not_idempotent() -> None:
+    async with transport_for(lambda _: httpx.Response(502)) as (transport, recorder):
+        with pytest.raises(HTTPStatusError):
+            await transport.request("GET", "cgi-bin/x", idempotent=False)
+    assert len(recorder.requests) == 1
+
+
+@pytest.mark.asyncio
+async def test_idempotent_must_be_a_bool() -> None:
+    async with transport_for(lambda _: ok()) as (transport, recorder):
+        with pytest.raises(ConfigurationError, match="idempotent"):
+            await transport.request("POST", "cgi-bin/x", idempotent="yes")  # type: ignore[arg-type]
+    assert recorder.requests == []
 
 
 # --- failover --------------------------------------------------------------------------

@@ -1,4 +1,11 @@
-"""The base of every service: a transport, a token provider and a host."""
+"""The base of every service: a transport, a token provider and a host.
+
+Each endpoint says here, once, whether it is idempotent: `Service._get` calls
+are, and `Service._post` takes no default, so no POST endpoint can be added
+without deciding whether sending it twice is harmless. The transport retries a
+call that is not idempotent only when it provably never left (see
+`wechat_async.transport`).
+"""
 
 from __future__ import annotations
 
@@ -40,8 +47,10 @@ class Service:
     ) -> dict[str, Any]:
         """GET ``path`` with the service's token; what every service method raises.
 
-        The transport's `ConfigurationError` cannot happen here: the path and
-        host are the service's own constants.
+        Idempotent: WeChat's GET endpoints read, or (tag/delete) delete, which
+        a second time changes nothing more. The transport's
+        `ConfigurationError` cannot happen here: the path and host are the
+        service's own constants.
 
         Raises:
             APIError: WeChat answered with a non-zero errcode.
@@ -49,7 +58,7 @@ class Service:
             TokenUnavailableError: no access token could be had in time.
         """
         return await self._transport.request(
-            "GET", path, host=self.host, token=self._token, params=params
+            "GET", path, host=self.host, token=self._token, params=params, idempotent=True
         )
 
     async def _post(
@@ -57,10 +66,16 @@ class Service:
         path: str,
         body: object = None,
         *,
+        idempotent: bool,
         params: Mapping[str, str | int] | None = None,
         files: Files | None = None,
     ) -> dict[str, Any]:
         """POST ``body`` (or ``files``) to ``path``; raises what `_get` raises.
+
+        ``idempotent`` (no default, on purpose) is True when a second identical
+        send changes nothing beyond what the first did: reads, absolute
+        updates, deletes, adding to or removing from a set. Sends, creates and
+        one-time codes are False.
 
         Raises:
             APIError: WeChat answered with a non-zero errcode.
@@ -75,6 +90,7 @@ class Service:
             params=params,
             json=body if files is None else None,
             files=files,
+            idempotent=idempotent,
         )
 
     @contextlib.asynccontextmanager
@@ -89,6 +105,6 @@ class Service:
             TokenUnavailableError: no access token could be had in time.
         """
         async with self._transport.stream(
-            "GET", path, host=self.host, token=self._token, params=params
+            "GET", path, host=self.host, token=self._token, params=params, idempotent=True
         ) as response:
             yield response

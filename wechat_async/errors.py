@@ -13,8 +13,9 @@ Every exception the SDK raises on purpose derives from `WeChatError`, so
      │    ├── SystemBusyError                -1
      │    └── InvalidParameterError          40003 40004 40005 40033 40035 41001 44001 44002 47001
      ├── TransportError              no usable answer came back for the request
-     │    ├── ConnectError                   refused, DNS or TLS failure, connect timeout
+     │    ├── ConnectError                   refused, DNS or TLS failure, connect timeout (not sent)
      │    ├── RequestTimeoutError            sent, but no answer in time (or deadline spent)
+     │    │    └── PoolTimeoutError                  no connection or send slot came free (not sent)
      │    ├── HTTPStatusError                a non-2xx status: .status_code
      │    └── InvalidResponseError           the body is not a JSON object
      ├── TokenUnavailableError       no access token within the bounded wait
@@ -54,6 +55,18 @@ most global codes; where they differ the class covers both meanings:
 
 Any other errcode is raised as a plain `APIError`.
 
+Every error carries ``may_have_taken_effect``: True when the request may have
+reached WeChat and been acted on although the call failed. It is False for
+`ConnectError`, `PoolTimeoutError` and everything raised before sending; True
+for a timeout after sending, an HTTP 5xx, an unreadable body, any other
+transport failure and errcode -1 (`SystemBusyError`: WeChat answered, and a
+busy answer does not prove nothing happened). Any other errcode is False:
+WeChat refused the request. The transport sets it for the whole call, so it
+is also True when an earlier send of a retried call may have landed. A call
+that is not idempotent (a message send, a create) is never sent again after a
+failure that leaves the flag True, unless the caller opts in; see
+`wechat_async.transport`.
+
 The crypto branch is defined in `wechat_async.crypto` (it stays importable
 without the HTTP stack); its classes are re-exported from ``wechat_async``.
 
@@ -80,6 +93,7 @@ __all__ = [
     "InvalidResponseError",
     "InvalidTokenError",
     "PermissionDeniedError",
+    "PoolTimeoutError",
     "RateLimitError",
     "RequestTimeoutError",
     "SystemBusyError",
@@ -91,7 +105,14 @@ __all__ = [
 
 
 class WeChatError(Exception):
-    """Base class of every exception that wechat_async raises on purpose."""
+    """Base class of every exception that wechat_async raises on purpose.
+
+    ``may_have_taken_effect`` is True when the failed call may nonetheless
+    have been carried out by WeChat (see the module docs); test it before
+    repeating a message send or a create.
+    """
+
+    may_have_taken_effect: bool = False
 
 
 def _bare_path(path: str) -> str:
@@ -161,9 +182,15 @@ class RateLimitError(APIError):
 
 
 class SystemBusyError(APIError):
-    """WeChat is busy (-1); worth retrying after a short pause."""
+    """WeChat is busy (-1); worth retrying after a short pause.
+
+    The request reached WeChat, and -1 is a catch-all "system error" that does
+    not prove it was dropped, so ``may_have_taken_effect`` is True and only
+    idempotent calls are retried after it by default.
+    """
 
     codes = frozenset({-1})
+    may_have_taken_effect = True
 
 
 class InvalidParameterError(APIError):
@@ -226,14 +253,22 @@ class TransportError(WeChatError):
     """No usable answer came back: the request failed below the WeChat protocol.
 
     Raised ``from`` the underlying httpx or JSON exception, whose message has had
-    every secret query value masked.
+    every secret query value masked. ``may_have_taken_effect`` is True unless the
+    subclass or the transport knows the request was never sent; pass it to
+    override the class's default.
     """
 
-    def __init__(self, message: str, path: str = "") -> None:  # noqa: D107
+    may_have_taken_effect = True
+
+    def __init__(  # noqa: D107
+        self, message: str, path: str = "", *, may_have_taken_effect: bool | None = None
+    ) -> None:
         path = _bare_path(path)
         super().__init__(message, path)
         self.message = message
         self.path = path
+        if may_have_taken_effect is not None:
+            self.may_have_taken_effect = may_have_taken_effect
 
     def __str__(self) -> str:  # noqa: D105
         return f"{self.message} ({self.path})" if self.path else self.message
@@ -245,23 +280,45 @@ class TransportError(WeChatError):
 class ConnectError(TransportError):
     """No connection: refused, DNS or TLS failure, or the connect timed out.
 
-    The request never reached WeChat, so a retry cannot duplicate its effect.
+    The request never reached WeChat, so a retry cannot duplicate its effect:
+    every call is retried after it.
     """
+
+    may_have_taken_effect = False
 
 
 class RequestTimeoutError(TransportError):
     """The request was sent but no answer arrived in time, or the call's deadline ran out.
 
-    WeChat may have acted on the request, so a retry of a non-idempotent call
-    (a message send) can repeat it.
+    WeChat may have acted on the request, so a call that is not idempotent (a
+    message send) is not retried after it unless the caller opts in.
     """
 
 
+class PoolTimeoutError(RequestTimeoutError):
+    """No connection in the pool, or no send slot of the transport, came free in time.
+
+    The request was never sent, so every call is retried after it (while the
+    deadline lasts). A `RequestTimeoutError`, as it was before it had a class
+    of its own.
+    """
+
+    may_have_taken_effect = False
+
+
 class HTTPStatusError(TransportError):
-    """The server answered with a non-2xx HTTP status; 5xx are retried."""
+    """The server answered with a non-2xx HTTP status; 5xx are retried for idempotent calls.
+
+    A 5xx (a gateway's 502 included) may come after WeChat acted on the
+    request, so ``may_have_taken_effect`` is True for it; a 4xx is a refusal.
+    """
 
     def __init__(self, status_code: int, path: str = "") -> None:  # noqa: D107
-        super().__init__(f"HTTP {status_code}", path)
+        super().__init__(
+            f"HTTP {status_code}",
+            path,
+            may_have_taken_effect=status_code >= 500,  # noqa: PLR2004
+        )
         self.status_code = status_code
         self.args = (status_code, self.path)
 

@@ -14,10 +14,22 @@ Services build a call from the WeChat API path and plain arguments; the
   `TransportError` raised from the httpx exception;
 * retries connect errors, timeouts, HTTP 5xx and errcode -1 under a
   `RetryPolicy` (attempts, capped exponential backoff with jitter, an
-  overall deadline);
+  overall deadline), but sends a call that is not idempotent again only when
+  it provably never left (see below);
 * on a rejected token, invalidates exactly that token and sends once more with
   a fresh one;
 * reports each call as an ``api_call`` event (`wechat_async.observability`).
+
+Whether a call is idempotent is decided where it is defined: every service
+method states it, and a raw `Transport.request` counts GET as idempotent and
+anything else as not, unless told with ``idempotent=``. A call that is not
+idempotent (a message send, a create, a one-time code exchange) is retried
+after a `ConnectError` or a `PoolTimeoutError` only: after a timeout, a 5xx,
+errcode -1 or any other failure WeChat may have acted on it, and a second send
+could deliver a message twice. The error raised then has
+``may_have_taken_effect`` set and a note saying so. Opt back in for every call
+with ``RetryPolicy(retry_non_idempotent=True)``, or for the calls in one block
+with `Transport.assume_idempotent`.
 
 Secrets never leave through logs or exceptions. WeChat wants the access token
 and the app secret in the query string, httpx logs every request URL at INFO
@@ -34,14 +46,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import enum
+import inspect
 import json as _json
 import logging
 import math
 import random
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Final, Literal, Self, TypeVar
 
@@ -55,6 +69,7 @@ from wechat_async.errors import (
     HTTPStatusError,
     InvalidResponseError,
     InvalidTokenError,
+    PoolTimeoutError,
     RequestTimeoutError,
     SystemBusyError,
     TransportError,
@@ -284,6 +299,30 @@ class Hosts:
 _rng = random.SystemRandom()
 
 
+def _transient(error: WeChatError) -> bool:
+    if isinstance(error, ConnectError | RequestTimeoutError | SystemBusyError):
+        return True
+    return isinstance(error, HTTPStatusError) and error.status_code >= 500  # noqa: PLR2004
+
+
+def _takes_idempotent(should_retry: Callable[..., bool]) -> bool:
+    """Whether a (possibly overridden) should_retry accepts the ``idempotent`` keyword."""
+    try:
+        parameters = inspect.signature(should_retry).parameters.values()
+    except (TypeError, ValueError):  # no signature to read: assume the current one
+        return True
+    return any(
+        p.name == "idempotent" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters
+    )
+
+
+# The transports whose calls the caller declared idempotent in the current
+# context (Transport.assume_idempotent); a tuple, compared by identity.
+_ASSUMED_IDEMPOTENT: Final[contextvars.ContextVar[tuple[Transport, ...]]] = contextvars.ContextVar(
+    "wechat_async_assumed_idempotent", default=()
+)
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """When and how long to wait before sending a failed call again.
@@ -296,12 +335,20 @@ class RetryPolicy:
     that is left. When a call runs out of attempts or time, its last error is
     raised.
 
+    A call that is not idempotent is sent again only after a failure that
+    proves it never left (``error.may_have_taken_effect`` is False: a
+    `ConnectError` or a `PoolTimeoutError`). ``retry_non_idempotent=True``
+    lifts that rule for every call through the transport: a timed-out or
+    answered-with-5xx message send is then sent again and may reach the
+    customer twice.
+
     Subclass and override `should_retry` or `delay` to change the
     decision or the backoff; `no_wait` makes every pause zero for tests.
 
     Raises:
         ConfigurationError: ``attempts`` is below 1, a delay is negative, ``deadline`` is not
-            positive, or ``jitter`` is not "full" or "equal".
+            positive, ``jitter`` is not "full" or "equal", or ``retry_non_idempotent`` is not
+            a bool.
     """
 
     attempts: int = 3
@@ -309,6 +356,7 @@ class RetryPolicy:
     max_delay: float = 5.0
     deadline: float = 30.0
     jitter: Literal["full", "equal"] = "full"
+    retry_non_idempotent: bool = False
 
     def __post_init__(self) -> None:  # noqa: D105
         integer("attempts", self.attempts, 1)
@@ -317,23 +365,41 @@ class RetryPolicy:
         number("deadline", self.deadline)
         if self.jitter not in {"full", "equal"}:
             raise ConfigurationError(f"jitter must be 'full' or 'equal', got {self.jitter!r}")
+        if not isinstance(self.retry_non_idempotent, bool):
+            raise ConfigurationError(
+                f"retry_non_idempotent must be a bool, got {self.retry_non_idempotent!r}"
+            )
 
     @classmethod
-    def no_wait(cls, attempts: int = 3, *, deadline: float = 30.0) -> Self:
+    def no_wait(
+        cls, attempts: int = 3, *, deadline: float = 30.0, retry_non_idempotent: bool = False
+    ) -> Self:
         """Return a policy that retries like the default but never pauses (for tests)."""
-        return cls(attempts=attempts, base_delay=0.0, max_delay=0.0, deadline=deadline)
+        return cls(
+            attempts=attempts,
+            base_delay=0.0,
+            max_delay=0.0,
+            deadline=deadline,
+            retry_non_idempotent=retry_non_idempotent,
+        )
 
-    def should_retry(self, error: WeChatError) -> bool:
+    def should_retry(self, error: WeChatError, *, idempotent: bool = True) -> bool:
         """Whether a send that failed with ``error`` is worth repeating.
 
-        Yes for connect errors, timeouts, HTTP 5xx and errcode -1 (system
-        busy); no for every other errcode, which the same request would get
-        again. A timed-out message send may have been delivered: a retry can
-        repeat it.
+        Only a failure the same request could escape next time qualifies:
+        connect errors, timeouts, HTTP 5xx and errcode -1 (system busy); never
+        another errcode, which the same request would get again. For a call
+        that is not ``idempotent`` the failure must also prove the request
+        never left (``error.may_have_taken_effect`` is False), unless
+        ``retry_non_idempotent`` is set.
+
+        An override written before ``idempotent`` existed (``should_retry(self,
+        error)``) still works: the transport then applies the rule for calls
+        that are not idempotent itself, after the override said yes.
         """
-        if isinstance(error, ConnectError | RequestTimeoutError | SystemBusyError):
-            return True
-        return isinstance(error, HTTPStatusError) and error.status_code >= 500  # noqa: PLR2004
+        if not _transient(error):
+            return False
+        return idempotent or self.retry_non_idempotent or not error.may_have_taken_effect
 
     def delay(self, retry: int) -> float:
         """Seconds to pause before retry number ``retry`` (1 before the second send)."""
@@ -349,6 +415,8 @@ class _Call:
     started: float
     deadline: float
     attempts: int = 0
+    # Whether some send of this call may have reached WeChat and taken effect.
+    maybe_sent: bool = False
 
     def remaining(self) -> float:
         return self.deadline - (time.monotonic() - self.started)
@@ -362,6 +430,7 @@ class _Outgoing:
     headers: Mapping[str, str] | None
     files: Files | None
     data: Mapping[str, str] | None
+    idempotent: bool
     # A streamed answer is handed back with its body unread (media downloads);
     # only a JSON or text one, which can only be an error, is read here.
     stream: bool = False
@@ -401,6 +470,20 @@ def _check_files(files: Files) -> None:
                 header_safe(f"files[{field!r}] filename", value[0])
             if len(value) > 2 and value[2] is not None:  # noqa: PLR2004 - (name, content, type)
                 header_safe(f"files[{field!r}] content type", value[2], ascii_only=True)
+
+
+def _settle_effect(error: WeChatError, call: _Call, *, idempotent: bool) -> None:
+    """Make ``error`` speak for every send of the call, and say so where it matters.
+
+    Set, not combined: an error from the token fetch (a 5xx at gettoken) carries
+    that fetch's flag, but this call never left.
+    """
+    error.may_have_taken_effect = call.maybe_sent
+    if call.maybe_sent and not idempotent:
+        error.add_note(
+            f"{call.path} may have taken effect although it failed "
+            "(may_have_taken_effect is True); it is not idempotent: check before sending it again"
+        )
 
 
 def _check_status(response: httpx.Response, path: str) -> None:
@@ -570,6 +653,7 @@ class Transport:
         self._client = httpx.AsyncClient(timeout=timeout) if client is None else client
         self._hosts = Hosts() if hosts is None else hosts
         self._retry = RetryPolicy() if retry is None else retry
+        self._retry_takes_idempotent = _takes_idempotent(self._retry.should_retry)
         self._failover = failover
         self._timeout = timeout
         self._metrics = metrics
@@ -583,6 +667,35 @@ class Transport:
     def retry(self) -> RetryPolicy:
         """The retry policy in use."""
         return self._retry
+
+    @contextlib.contextmanager
+    def assume_idempotent(self) -> Iterator[None]:
+        """Treat every call through this transport inside the block as idempotent.
+
+        For the one send the caller knows is safe to repeat (for example
+        because a duplicate does no harm to them), the per-call counterpart
+        of ``RetryPolicy(retry_non_idempotent=True)``::
+
+            with wecom.transport.assume_idempotent():
+                await wecom.kf.send_msg(customer, open_kfid, Text("..."))
+
+        Such a call is then retried after a timeout, a 5xx or errcode -1 like
+        any read, and may take effect twice. The setting lives in a context
+        variable: it covers tasks started inside the block and nothing
+        outside it, and only calls through this transport.
+        """
+        reset = _ASSUMED_IDEMPOTENT.set((*_ASSUMED_IDEMPOTENT.get(), self))
+        try:
+            yield
+        finally:
+            _ASSUMED_IDEMPOTENT.reset(reset)
+
+    def _is_idempotent(self, method: str, *, idempotent: bool | None) -> bool:
+        if idempotent is not None and not isinstance(idempotent, bool):
+            raise ConfigurationError(f"idempotent must be a bool or None, got {idempotent!r}")
+        if idempotent is None:
+            idempotent = method == "GET"
+        return idempotent or any(t is self for t in _ASSUMED_IDEMPOTENT.get())
 
     async def __aenter__(self) -> Self:  # noqa: D105
         return self
@@ -612,6 +725,7 @@ class Transport:
         json: object = None,
         files: Files | None = None,
         data: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
     ) -> dict[str, Any]:
         """Call a WeChat API and return its JSON object.
 
@@ -624,20 +738,27 @@ class Transport:
         A rejected token is invalidated and the call sent once more with a
         fresh one; that re-send has its own attempts but shares the call's
         deadline. Retries follow the transport's `RetryPolicy`.
+        ``idempotent`` says whether sending the call twice is harmless; None
+        (the default) counts GET as idempotent and every other method as not,
+        so a POST is sent again only when it provably never left. Pass True
+        for a POST that only reads, False for a GET that changes something.
 
         Raises:
             ConfigurationError: ``host`` is not a `Host`, ``path`` carries a
                 host or query or is not printable ASCII (a control character,
-                a space), ``json`` is given with ``files``/``data``, or a
+                a space), ``json`` is given with ``files``/``data``, a
                 ``files`` filename or content type holds a control character
-                (`InvalidArgumentError`).
+                (`InvalidArgumentError`), or ``idempotent`` is not a bool or None.
             APIError: WeChat answered with a non-zero errcode; the subclass
                 names the kind (`InvalidTokenError` after the one re-send,
                 `RateLimitError`, ...).
             TransportError: no usable answer came back: `ConnectError`,
-                `RequestTimeoutError` (also when the deadline is spent),
+                `RequestTimeoutError` (also when the deadline is spent;
+                `PoolTimeoutError` when the call never got to be sent),
                 `HTTPStatusError`, or `InvalidResponseError` for a body that
                 is not a JSON object or is larger than ``max_response_size``.
+                ``may_have_taken_effect`` tells whether WeChat may have acted
+                on the call all the same.
             TokenUnavailableError: ``token`` could not hand out a token in time.
         """
         return await self._call(
@@ -650,6 +771,7 @@ class Transport:
             json=json,
             files=files,
             data=data,
+            idempotent=idempotent,
             parse=_parse_json,
         )
 
@@ -665,6 +787,7 @@ class Transport:
         json: object = None,
         files: Files | None = None,
         data: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
     ) -> httpx.Response:
         """Like `request`, but return the read response for binary downloads (media/get).
 
@@ -689,6 +812,7 @@ class Transport:
             json=json,
             files=files,
             data=data,
+            idempotent=idempotent,
             parse=_parse_raw,
             download=True,
         )
@@ -704,6 +828,7 @@ class Transport:
         token_param: str = _ACCESS_TOKEN,
         params: Mapping[str, str | int] | None = None,
         json: object = None,
+        idempotent: bool | None = None,
     ) -> AsyncIterator[httpx.Response]:
         """Like `request_raw`, but yield the response with its body still unread.
 
@@ -732,6 +857,7 @@ class Transport:
             json=json,
             files=None,
             data=None,
+            idempotent=idempotent,
             parse=_parse_raw,
             stream=True,
             download=True,
@@ -753,6 +879,7 @@ class Transport:
         json: object,
         files: Files | None,
         data: Mapping[str, str] | None,
+        idempotent: bool | None,
         parse: Callable[[httpx.Response, str], _T],
         stream: bool = False,
         download: bool = False,
@@ -760,6 +887,8 @@ class Transport:
         path = _api_path(path)
         if not isinstance(host, Host):
             raise ConfigurationError(f"host must be a Host, got {host!r}")
+        method = method.upper()
+        idempotent = self._is_idempotent(method, idempotent=idempotent)
         if json is not None and (files is not None or data is not None):
             raise ConfigurationError("send either json or files/data, not both")
         if files is not None:
@@ -775,12 +904,13 @@ class Transport:
             content = _json.dumps(json, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
             headers = {"Content-Type": "application/json; charset=utf-8"}
         outgoing = _Outgoing(
-            method=method.upper(),
+            method=method,
             base_urls=self._hosts.base_urls(host, failover=self._failover),
             content=content,
             headers=headers,
             files=files,
             data=data,
+            idempotent=idempotent,
             stream=stream,
             download=download,
         )
@@ -799,8 +929,11 @@ class Transport:
                     call=call,
                     parse=parse,
                 )
-        except APIError as exc:
-            errcode, error = exc.errcode, type(exc).__name__
+        except WeChatError as exc:
+            if isinstance(exc, APIError):
+                errcode = exc.errcode
+            error = type(exc).__name__
+            _settle_effect(exc, call, idempotent=idempotent)
             raise
         except BaseException as exc:
             error = type(exc).__name__
@@ -874,7 +1007,8 @@ class Transport:
                     await response.aclose()
                     raise
             except WeChatError as exc:
-                if attempt >= policy.attempts or not policy.should_retry(exc):
+                call.maybe_sent = call.maybe_sent or exc.may_have_taken_effect
+                if attempt >= policy.attempts or not self._may_resend(exc, outgoing):
                     raise
                 pause = max(0.0, policy.delay(attempt))
                 if pause >= call.remaining():
@@ -901,6 +1035,16 @@ class Transport:
                 )
             await asyncio.sleep(pause)
 
+    def _may_resend(self, error: WeChatError, outgoing: _Outgoing) -> bool:
+        policy = self._retry
+        if self._retry_takes_idempotent:
+            return policy.should_retry(error, idempotent=outgoing.idempotent)
+        # An override from before the keyword existed judges the failure; the
+        # rule for calls that are not idempotent still holds around it.
+        return policy.should_retry(error) and (
+            outgoing.idempotent or policy.retry_non_idempotent or not error.may_have_taken_effect
+        )
+
     async def _send_once(
         self,
         outgoing: _Outgoing,
@@ -910,20 +1054,37 @@ class Transport:
     ) -> httpx.Response:
         remaining = call.remaining()
         if remaining <= 0:
-            raise RequestTimeoutError(f"deadline of {self._retry.deadline}s spent", call.path)
+            raise RequestTimeoutError(
+                f"deadline of {self._retry.deadline}s spent", call.path, may_have_taken_effect=False
+            )
         url = f"{base_url.rstrip('/')}/{call.path}"
+        # Until a send slot is taken nothing has left, so a deadline spent
+        # waiting for one is a PoolTimeoutError, safe to retry for any call.
+        in_slot = False
         try:
             async with asyncio.timeout(remaining), self._in_flight:
+                in_slot = True
                 return await self._send_and_read(outgoing, url, query, call.path)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise ConnectError(
                 f"cannot connect to {base_url}: {_describe(exc)}", call.path
+            ) from _scrub(exc)
+        except httpx.PoolTimeout as exc:
+            raise PoolTimeoutError(
+                f"no free connection to {base_url} within {self._timeout}s: {_describe(exc)}",
+                call.path,
             ) from _scrub(exc)
         except httpx.TimeoutException as exc:
             raise RequestTimeoutError(
                 f"no answer from {base_url} within {self._timeout}s: {_describe(exc)}", call.path
             ) from _scrub(exc)
         except TimeoutError as exc:
+            if not in_slot:
+                raise PoolTimeoutError(
+                    f"deadline of {self._retry.deadline}s spent waiting for a send slot "
+                    "(max_in_flight)",
+                    call.path,
+                ) from exc
             raise RequestTimeoutError(
                 f"deadline of {self._retry.deadline}s spent waiting for {base_url}", call.path
             ) from exc

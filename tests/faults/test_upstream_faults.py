@@ -2,9 +2,14 @@
 
 Each case pins three things: how many times the fake was called (``fake.calls``
 counts every request that reached a route, faulted or not), which exception
-class the caller gets, and that a call retried after a transient fault took
-effect once. The fake answers a fault *before* the route's handler runs, so a
-send that failed with 5xx / -1 / a held-back answer was never recorded.
+class the caller gets, and how often the call took effect. A fault answers
+*before* the route's handler runs (the send was never recorded) unless armed
+with ``landed=True``: then the handler runs and only its answer is lost, as when
+WeChat delivered a message and the gateway answered 502.
+
+A message send is not idempotent: after a 5xx, -1 or a timeout it is never sent
+again (the client cannot tell whether it landed), and the error says so with
+``may_have_taken_effect``. Reads are retried as before.
 """
 
 from __future__ import annotations
@@ -58,33 +63,39 @@ async def customer_waiting(fake: FakeWeChat) -> tuple[str, str]:
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("status", [500, 502, 503])
-async def test_send_after_transient_5xx_is_delivered_exactly_once(
-    fake_wecom: tuple[FakeWeChat, WeCom], status: int
+@pytest.mark.parametrize("landed", [True, False], ids=["delivered", "dropped"])
+async def test_send_after_a_5xx_is_not_sent_again(
+    fake_wecom: tuple[FakeWeChat, WeCom], status: int, *, landed: bool
 ) -> None:
     fake, wecom = fake_wecom
     open_kfid, customer = await customer_waiting(fake)
-    fake.faults.http_status(SEND, status, times=ATTEMPTS - 1)
-    msgid = await wecom.kf.send_msg(customer, open_kfid, Text("once"))
-    assert fake.calls[SEND] == ATTEMPTS  # two 5xx, then the handler ran
-    assert [(m.msgid, m.touser) for m in fake.kf.sent] == [(msgid, customer)]
+    fake.faults.http_status(SEND, status, times=10, landed=landed)
+    with pytest.raises(HTTPStatusError) as caught:
+        await wecom.kf.send_msg(customer, open_kfid, Text("at most once"))
+    assert caught.value.status_code == status
+    # The client cannot tell the two apart, so both say the send may have landed.
+    assert caught.value.may_have_taken_effect
+    assert fake.calls[SEND] == 1
+    assert len(fake.kf.sent) == (1 if landed else 0)
 
 
 @pytest.mark.asyncio
-async def test_persistent_5xx_gives_up_after_the_attempts_and_delivers_nothing(
+async def test_reads_are_still_retried_after_5xx_and_give_up_after_the_attempts(
     fake_wecom: tuple[FakeWeChat, WeCom],
 ) -> None:
     fake, wecom = fake_wecom
-    open_kfid, customer = await customer_waiting(fake)
-    fake.faults.http_status(SEND, 503, times=10)
+    fake.faults.http_status(TAGS, 502, times=ATTEMPTS - 1)
+    assert await wecom.tag.list() == ()
+    assert fake.calls[TAGS] == ATTEMPTS
+
+    fake.faults.http_status(TAGS, 503, times=10)
     with pytest.raises(HTTPStatusError) as caught:
-        await wecom.kf.send_msg(customer, open_kfid, Text("never"))
+        await wecom.tag.list()
     assert caught.value.status_code == 503
-    assert fake.calls[SEND] == ATTEMPTS
-    assert fake.kf.sent == []
-    # The fault is still armed for 7 more calls; clearing it lets the send through once.
+    assert fake.calls[TAGS] == 2 * ATTEMPTS
+    # The fault is still armed for 7 more calls; clearing it lets the read through.
     fake.faults.clear()
-    await wecom.kf.send_msg(customer, open_kfid, Text("later"))
-    assert len(fake.kf.sent) == 1
+    assert await wecom.tag.list() == ()
 
 
 @pytest.mark.asyncio
@@ -105,13 +116,21 @@ async def test_system_busy_is_retried_and_then_raised(
 
 
 @pytest.mark.asyncio
-async def test_send_after_system_busy_is_delivered_exactly_once(
+async def test_send_after_system_busy_is_not_sent_again_unless_the_caller_says_so(
     fake_wecom: tuple[FakeWeChat, WeCom],
 ) -> None:
     fake, wecom = fake_wecom
     open_kfid, customer = await customer_waiting(fake)
     fake.faults.errcode(SEND, -1, times=2)
-    await wecom.kf.send_msg(customer, open_kfid, Text("once"))
+    with pytest.raises(SystemBusyError) as caught:
+        await wecom.kf.send_msg(customer, open_kfid, Text("busy"))
+    assert caught.value.may_have_taken_effect  # -1 does not prove nothing happened
+    assert fake.calls[SEND] == 1
+    assert fake.kf.sent == []
+
+    # This caller accepts a possible duplicate for this one send: retried past the -1.
+    with wecom.transport.assume_idempotent():
+        await wecom.kf.send_msg(customer, open_kfid, Text("once"))
     assert fake.calls[SEND] == 3
     assert len(fake.kf.sent) == 1
 
@@ -158,8 +177,8 @@ async def test_an_answer_held_back_past_the_deadline_times_out_in_time() -> None
 
 
 @pytest.mark.asyncio
-async def test_per_send_timeouts_are_retried_and_the_send_lands_once() -> None:
-    """Over real sockets, a held-back answer times out per send and the retry gets through."""
+async def test_a_send_whose_answer_is_late_lands_once_and_says_so() -> None:
+    """Over real sockets: WeChat delivers, the answer misses the per-send timeout."""
     fake = FakeWeChat()
     with serve(fake) as base_url:
         async with Transport(
@@ -169,18 +188,38 @@ async def test_per_send_timeouts_are_retried_and_the_send_lands_once() -> None:
         ) as transport:
             wecom = WeCom(fake.corp_id, fake.corp_secrets[0], transport=transport)
             open_kfid, customer = await customer_waiting(fake)
-            fake.faults.timeout(SEND, 1.0, times=ATTEMPTS - 1)
+            fake.faults.timeout(SEND, 1.0, times=ATTEMPTS, landed=True)
             started = time.monotonic()
-            await wecom.kf.send_msg(customer, open_kfid, Text("late but once"))
+            with pytest.raises(RequestTimeoutError) as caught:
+                await wecom.kf.send_msg(customer, open_kfid, Text("late but once"))
             elapsed = time.monotonic() - started
-            assert fake.calls[SEND] == ATTEMPTS
-            assert len(fake.kf.sent) == 1
-            assert 0.5 < elapsed < 3.0
+            assert caught.value.may_have_taken_effect
+            assert fake.calls[SEND] == 1
+            assert len(fake.kf.sent) == 1  # the customer got it once, not three times
+            assert 0.2 < elapsed < 1.0  # one per-send timeout, no retries
 
             fake.faults.timeout(TAGS, 1.0, times=ATTEMPTS)
             with pytest.raises(RequestTimeoutError):
                 await wecom.tag.list()
             assert fake.calls[TAGS] == ATTEMPTS
+
+
+@pytest.mark.asyncio
+async def test_a_policy_that_opts_in_repeats_a_late_send() -> None:
+    """What retry_non_idempotent=True costs: each retry of a landed send is another message."""
+    fake = FakeWeChat()
+    with serve(fake) as base_url:
+        async with Transport(
+            hosts=fake.hosts(base_url),
+            retry=RetryPolicy.no_wait(ATTEMPTS, deadline=10.0, retry_non_idempotent=True),
+            timeout=0.3,
+        ) as transport:
+            wecom = WeCom(fake.corp_id, fake.corp_secrets[0], transport=transport)
+            open_kfid, customer = await customer_waiting(fake)
+            fake.faults.timeout(SEND, 1.0, times=ATTEMPTS - 1, landed=True)
+            await wecom.kf.send_msg(customer, open_kfid, Text("three times"))
+            assert fake.calls[SEND] == ATTEMPTS
+            assert len(fake.kf.sent) == ATTEMPTS
 
 
 # -- the token endpoint ---------------------------------------------------------------
@@ -206,6 +245,22 @@ async def test_token_endpoint_5xx_then_success_fetches_one_token() -> None:
     assert fake.calls[GETTOKEN] == ATTEMPTS
     assert fake.fetches[GETTOKEN] == 1  # the handler ran once: one token issued
     assert fake.calls[TAGS] == 1
+
+
+@pytest.mark.asyncio
+async def test_a_send_whose_token_fetch_failed_never_left(
+    fake_wecom: tuple[FakeWeChat, WeCom],
+) -> None:
+    fake, wecom = fake_wecom
+    open_kfid, customer = await customer_waiting(fake)
+    fake.faults.http_status(GETTOKEN, 502, times=ATTEMPTS)
+    with pytest.raises(HTTPStatusError) as caught:
+        await wecom.kf.send_msg(customer, open_kfid, Text("not yet"))
+    assert caught.value.path == GETTOKEN
+    # The 502 came from the token endpoint; the send itself was never made.
+    assert not caught.value.may_have_taken_effect
+    assert not getattr(caught.value, "__notes__", [])
+    assert fake.calls[SEND] == 0
 
 
 @pytest.mark.asyncio

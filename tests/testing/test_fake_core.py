@@ -190,6 +190,29 @@ async def test_faults() -> None:
     assert (await retrying.request("GET", "cgi-bin/echo", token=provider))["errcode"] == 0
 
 
+async def test_a_landed_fault_runs_the_handler_and_replaces_its_answer() -> None:
+    fake = FakeWeChat()
+    handled: list[str] = []
+
+    @fake.route("POST", Host.WORK, "cgi-bin/act", token_param=None)
+    async def act(request: FakeRequest) -> dict[str, object]:
+        handled.append(request.path)
+        return {"errcode": 0, "errmsg": "ok"}
+
+    async with fake.client() as client:
+        url = "http://fake.wechat/qyapi/cgi-bin/act"
+        fake.faults.http_status("cgi-bin/act", 502)
+        assert (await client.post(url, json={})).status_code == 502
+        assert handled == []  # an ordinary fault answers instead of the handler
+        fake.faults.http_status("cgi-bin/act", 502, landed=True)
+        fake.faults.errcode("cgi-bin/act", -1, landed=True)
+        assert (await client.post(url, json={})).status_code == 502
+        assert (await client.post(url, json={})).json()["errcode"] == -1
+        assert handled == ["cgi-bin/act", "cgi-bin/act"]  # the handler ran both times
+        assert (await client.post(url, json={})).json()["errcode"] == 0
+    assert fake.calls["cgi-bin/act"] == 4
+
+
 async def test_timeout_fault_trips_the_deadline() -> None:
     fake = with_echo(FakeWeChat())
     # In process there is no socket to time out: the call's deadline does it.

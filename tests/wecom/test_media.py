@@ -12,10 +12,12 @@ import pytest
 from tests.wecom.fake_qyapi import FakeQyapi, multipart, query
 from wechat_async.errors import (
     APIError,
+    HTTPStatusError,
     InvalidArgumentError,
     RateLimitError,
     RequestTimeoutError,
 )
+from wechat_async.tokens import StaticToken
 from wechat_async.wecom.media import Media
 
 pytestmark = pytest.mark.asyncio
@@ -101,13 +103,30 @@ async def test_upload_in_memory_file_object_with_explicit_type(fake: FakeQyapi) 
     assert multipart(fake.last) == {"media": ("hello.amr", "audio/amr", voice.getvalue())}
 
 
-async def test_a_retried_upload_sends_the_whole_file_again(tmp_path: Path) -> None:
+async def test_an_upload_is_not_sent_again_after_a_502(tmp_path: Path) -> None:
     fake = FakeQyapi()
     fake.on("POST", "cgi-bin/media/upload", httpx.Response(502), UPLOADED)
     path = tmp_path / "report.pdf"
     path.write_bytes(b"%PDF-1.7 " + b"x" * 100)
 
-    assert await fake.service(Media).upload("file", path) == UPLOADED["media_id"]
+    with pytest.raises(HTTPStatusError) as caught:
+        await fake.service(Media).upload("file", path)
+
+    assert caught.value.may_have_taken_effect  # a media_id may exist that we never saw
+    assert len(fake.requests) == 1
+
+
+async def test_a_retried_upload_sends_the_whole_file_again(tmp_path: Path) -> None:
+    fake = FakeQyapi()
+    fake.on("POST", "cgi-bin/media/upload", httpx.Response(502), UPLOADED)
+    path = tmp_path / "report.pdf"
+    path.write_bytes(b"%PDF-1.7 " + b"x" * 100)
+    transport = fake.transport()
+
+    with transport.assume_idempotent():  # a stray temporary media_id is fine here
+        uploaded = await Media(transport, StaticToken("TOKEN")).upload("file", path)
+
+    assert uploaded == UPLOADED["media_id"]
 
     assert len(fake.requests) == 2
     for request in fake.requests:

@@ -160,7 +160,7 @@ class Custom(Service):
             "kf_account": _kf_account(kf_account, new=True),
             "nickname": text("nickname", nickname, max_chars=_MAX_NICKNAME, allow_blank=False),
         }
-        await self._post("customservice/kfaccount/add", body)
+        await self._post("customservice/kfaccount/add", body, idempotent=False)
 
     async def update_kf_account(self, kf_account: str, nickname: str) -> None:
         """POST customservice/kfaccount/update: rename an account (nickname ≤ 16 characters).
@@ -176,7 +176,7 @@ class Custom(Service):
             "kf_account": _kf_account(kf_account),
             "nickname": text("nickname", nickname, max_chars=_MAX_NICKNAME, allow_blank=False),
         }
-        await self._post("customservice/kfaccount/update", body)
+        await self._post("customservice/kfaccount/update", body, idempotent=True)
 
     async def del_kf_account(self, kf_account: str) -> None:
         """POST customservice/kfaccount/del: delete an account.
@@ -187,7 +187,12 @@ class Custom(Service):
             TransportError: no usable answer came back.
             TokenUnavailableError: no access token could be had in time.
         """
-        await self._post("customservice/kfaccount/del", {"kf_account": _kf_account(kf_account)})
+        # A second delete changes nothing more (it may answer that the account is gone).
+        await self._post(
+            "customservice/kfaccount/del",
+            {"kf_account": _kf_account(kf_account)},
+            idempotent=True,
+        )
 
     async def get_kf_list(self) -> list[KfInfo]:
         """GET cgi-bin/customservice/getkflist: every account, bound or invited.
@@ -225,7 +230,8 @@ class Custom(Service):
             TokenUnavailableError: no access token could be had in time.
         """
         body = {"kf_account": _kf_account(kf_account), "invite_wx": text("invite_wx", invite_wx)}
-        await self._post("customservice/kfaccount/inviteworker", body)
+        # The WeChat user receives an invitation: a repeat sends another.
+        await self._post("customservice/kfaccount/inviteworker", body, idempotent=False)
 
     async def set_head_img_url(
         self,
@@ -256,7 +262,8 @@ class Custom(Service):
         check_source(file)
         check_size(size_of(file), 1, _HEAD_IMG_MAX, low_inclusive=True)
         with media_part(file, filename, content_type) as part:
-            await self._post(path, params=params, files={"media": part})
+            # Sets the avatar: uploading the same image again sets the same one.
+            await self._post(path, params=params, files={"media": part}, idempotent=True)
 
     # -- messages ----------------------------------------------------------------
 
@@ -284,7 +291,8 @@ class Custom(Service):
         body.update(message_body(message, SEND_MSG_TYPES, path))
         if kf_account is not None:
             body["customservice"] = {"kf_account": _kf_account(kf_account)}
-        await self._post(path, body)
+        # Sent twice, the follower reads it twice.
+        await self._post(path, body, idempotent=False)
 
     async def typing(self, touser: str, typing: bool = True) -> None:  # noqa: FBT001, FBT002
         """POST cgi-bin/message/custom/typing: show (or, with False, cancel) "typing…".
@@ -301,7 +309,8 @@ class Custom(Service):
         if not isinstance(typing, bool):
             raise InvalidArgumentError("typing", "must be True (Typing) or False (CancelTyping)")
         body = {"touser": text("touser", touser), "command": "Typing" if typing else "CancelTyping"}
-        await self._post("cgi-bin/message/custom/typing", body)
+        # A status shown for 15 s; showing (or cancelling) it again leaves it as set.
+        await self._post("cgi-bin/message/custom/typing", body, idempotent=True)
 
     # -- sessions ----------------------------------------------------------------
 
@@ -318,7 +327,9 @@ class Custom(Service):
             TokenUnavailableError: no access token could be had in time.
         """
         body = {"kf_account": _kf_account(kf_account), "openid": text("openid", openid)}
-        await self._post("customservice/kfsession/create", body)
+        # Starting a session is an event the account's servicer sees, and a
+        # repeat after the first landed fails for a session that exists.
+        await self._post("customservice/kfsession/create", body, idempotent=False)
 
     async def close_kf_session(self, kf_account: str, openid: str) -> None:
         """POST customservice/kfsession/close: end the customer's session with the account.
@@ -331,7 +342,8 @@ class Custom(Service):
             TokenUnavailableError: no access token could be had in time.
         """
         body = {"kf_account": _kf_account(kf_account), "openid": text("openid", openid)}
-        await self._post("customservice/kfsession/close", body)
+        # Like a delete: closing again changes nothing more.
+        await self._post("customservice/kfsession/close", body, idempotent=True)
 
     async def get_kf_session(self, openid: str) -> KfSession:
         """GET customservice/kfsession/getsession: the customer's session, if any.
@@ -401,7 +413,9 @@ class Custom(Service):
             "msgid": integer("msgid", msgid, 1),
             "number": integer("number", number, 1, MAX_RECORDS_PER_CALL),
         }
-        return structure(await self._post(_GETMSGLIST, body), MsgRecordPage, _GETMSGLIST)
+        return structure(
+            await self._post(_GETMSGLIST, body, idempotent=True), MsgRecordPage, _GETMSGLIST
+        )
 
     async def iter_msg_list(
         self, start_time: TimeArg, end_time: TimeArg, *, number: int = 10_000

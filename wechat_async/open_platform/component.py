@@ -240,6 +240,7 @@ class ComponentAccessToken(RefreshingToken):
                 "component_appsecret": self._secret,
                 "component_verify_ticket": ticket,
             },
+            idempotent=True,  # a token fetch: a lost reply only leaves a token unused
         )
         return parse_token_reply(reply, self.PATH, field="component_access_token")
 
@@ -300,6 +301,7 @@ class AuthorizerAccessToken(RefreshingToken):
                 "authorizer_appid": self._authorizer_appid,
                 "authorizer_refresh_token": refresh_token,
             },
+            idempotent=True,  # a token fetch, as above
         )
         token = parse_token_reply(reply, self.PATH, field="authorizer_access_token")
         rotated = reply.get("authorizer_refresh_token")
@@ -418,15 +420,18 @@ class Component:
         body: Mapping[str, Any],
         *,
         params: Mapping[str, str | int] | None = None,
+        idempotent: bool | None = None,
     ) -> dict[str, Any]:
         """POST ``body`` to a component endpoint with component_access_token in the query.
 
         ``path`` is a bare API path such as ``cgi-bin/component/api_query_auth``;
         query values go in ``params``. The token needs a stored
-        component_verify_ticket (see `ComponentAccessToken`).
+        component_verify_ticket (see `ComponentAccessToken`). The call is not
+        idempotent unless ``idempotent=True`` says so (see `Transport.request`).
 
         Raises:
-            ConfigurationError: ``path`` carries a host or a query.
+            ConfigurationError: ``path`` carries a host or a query, or ``idempotent`` is not a
+                bool or None.
             APIError: WeChat refused the call.
             TransportError: no usable answer came back.
             TokenUnavailableError: no access token could be had in time.
@@ -439,6 +444,7 @@ class Component:
             token_param=_COMPONENT_TOKEN_PARAM,
             params=params,
             json=dict(body),
+            idempotent=idempotent,
         )
 
     async def _post(
@@ -446,16 +452,19 @@ class Component:
         path: str,
         body: Mapping[str, Any],
         *,
+        idempotent: bool,
         params: Mapping[str, str | int] | None = None,
     ) -> dict[str, Any]:
         """`request` for this module's own endpoints, whose paths are constants.
+
+        ``idempotent`` has no default: each endpoint states it.
 
         Raises:
             APIError: WeChat refused the call.
             TransportError: no usable answer came back.
             TokenUnavailableError: no access token could be had in time.
         """
-        return await self.request(path, body, params=params)
+        return await self.request(path, body, params=params, idempotent=idempotent)
 
     # -- the authorization event URL ---------------------------------------------------
 
@@ -600,7 +609,8 @@ class Component:
             TokenUnavailableError: no access token could be had in time.
         """
         path = "cgi-bin/component/api_create_preauthcode"
-        reply = await self._post(path, {"component_appid": self._appid})
+        # Like a token fetch: a code whose reply was lost is never used, and expires.
+        reply = await self._post(path, {"component_appid": self._appid}, idempotent=True)
         code = reply.get("pre_auth_code")
         if not isinstance(code, str) or not code:
             raise InvalidResponseError("no pre_auth_code in the reply", path)
@@ -670,7 +680,9 @@ class Component:
             "component_appid": self._appid,
             "authorization_code": text("authorization_code", authorization_code),
         }
-        reply = await self._post(path, body)
+        # The authorization code works once: a repeat after the first landed is
+        # refused. The refresh token can still be read with get_authorizer_info.
+        reply = await self._post(path, body, idempotent=False)
         raw = reply.get("authorization_info")
         if not isinstance(raw, dict):
             raise InvalidResponseError("no authorization_info in the reply", path)
@@ -731,7 +743,7 @@ class Component:
             "component_appid": self._appid,
             "authorizer_appid": _appid("authorizer_appid", authorizer_appid),
         }
-        return structure(await self._post(path, body), AuthorizerInfoResult, path)
+        return structure(await self._post(path, body, idempotent=True), AuthorizerInfoResult, path)
 
     async def get_authorizer_list(self, offset: int = 0, count: int = 500) -> AuthorizerList:
         """POST cgi-bin/component/api_get_authorizer_list: one page of accounts (count ≤ 500).
@@ -748,7 +760,7 @@ class Component:
             "offset": integer("offset", offset, 0, 2**31 - 1),
             "count": integer("count", count, 1, _MAX_AUTHORIZER_PAGE),
         }
-        return structure(await self._post(path, body), AuthorizerList, path)
+        return structure(await self._post(path, body, idempotent=True), AuthorizerList, path)
 
     async def iter_authorizers(self, *, page_size: int = 500) -> AsyncIterator[AuthorizerListItem]:
         """POST cgi-bin/component/api_get_authorizer_list, page after page: every account.
@@ -791,7 +803,7 @@ class Component:
             "authorizer_appid": _appid("authorizer_appid", authorizer_appid),
             "option_name": text("option_name", option_name),
         }
-        return structure(await self._post(path, body), AuthorizerOption, path)
+        return structure(await self._post(path, body, idempotent=True), AuthorizerOption, path)
 
     async def set_authorizer_option(
         self, authorizer_appid: str, option_name: str, option_value: str | int
@@ -813,7 +825,7 @@ class Component:
             "option_name": text("option_name", option_name),
             "option_value": text("option_value", option_value),
         }
-        await self._post("cgi-bin/component/api_set_authorizer_option", body)
+        await self._post("cgi-bin/component/api_set_authorizer_option", body, idempotent=True)
 
     # -- fast registration of Mini Programs ------------------------------------------------
 
@@ -856,7 +868,13 @@ class Component:
         phone = optional_text("component_phone", component_phone)
         if phone is not None:
             body["component_phone"] = phone
-        await self._post("cgi-bin/component/fastregisterweapp", body, params={"action": "create"})
+        # Starts a registration task and asks the legal person to confirm in WeChat.
+        await self._post(
+            "cgi-bin/component/fastregisterweapp",
+            body,
+            params={"action": "create"},
+            idempotent=False,
+        )
 
     async def get_registration_status(
         self, name: str, legal_persona_wechat: str, legal_persona_name: str
@@ -880,7 +898,10 @@ class Component:
         }
         try:
             reply = await self._post(
-                "cgi-bin/component/fastregisterweapp", body, params={"action": "search"}
+                "cgi-bin/component/fastregisterweapp",
+                body,
+                params={"action": "search"},
+                idempotent=True,
             )
         except APIError as exc:
             if exc.errcode in RegistrationStatus.PENDING_CODES:

@@ -160,10 +160,18 @@ class _Fault:
     kind: str
     value: float | int
     remaining: int | None  # None: every call
+    landed: bool = False  # answered after the handler ran
 
 
 class Faults:
-    """Failures a test switches on per API path (``"cgi-bin/kf/sync_msg"``)."""
+    """Failures a test switches on per API path (``"cgi-bin/kf/sync_msg"``).
+
+    A fault answers in place of the route's handler, so the call does nothing.
+    With ``landed=True`` the handler runs first and the fault only replaces
+    its answer: the call took effect (a message was sent) but the client sees
+    a 5xx, a late answer, -1 or garbage, as when WeChat acted and the answer
+    was lost on the way back.
+    """
 
     def __init__(self) -> None:
         """No faults."""
@@ -176,38 +184,51 @@ class Faults:
         """Delay every answer on ``path``."""
         self._add(path, _Fault("latency", seconds, None))
 
-    def http_status(self, path: str, status: int = 500, *, times: int = 1) -> None:
-        """Answer the next ``times`` calls with an HTTP error status."""
-        self._add(path, _Fault("status", status, times))
+    def http_status(
+        self, path: str, status: int = 500, *, times: int = 1, landed: bool = False
+    ) -> None:
+        """Answer the next ``times`` calls with an HTTP error status (after acting, if landed)."""
+        self._add(path, _Fault("status", status, times, landed))
 
-    def timeout(self, path: str, seconds: float = 60.0, *, times: int = 1) -> None:
+    def timeout(
+        self, path: str, seconds: float = 60.0, *, times: int = 1, landed: bool = False
+    ) -> None:
         """Hold the next ``times`` answers back for ``seconds`` (the client times out)."""
-        self._add(path, _Fault("timeout", seconds, times))
+        self._add(path, _Fault("timeout", seconds, times, landed))
 
-    def errcode(self, path: str, errcode: int = -1, *, times: int = 1) -> None:
+    def errcode(
+        self, path: str, errcode: int = -1, *, times: int = 1, landed: bool = False
+    ) -> None:
         """Answer the next ``times`` calls with ``errcode`` (-1: system busy)."""
-        self._add(path, _Fault("errcode", errcode, times))
+        self._add(path, _Fault("errcode", errcode, times, landed))
 
     def rate_limit(self, path: str, *, times: int = 1) -> None:
         """Answer the next ``times`` calls with 45009 (api freq out of limit)."""
         self.errcode(path, 45009, times=times)
 
-    def garbage(self, path: str, *, times: int = 1) -> None:
+    def garbage(self, path: str, *, times: int = 1, landed: bool = False) -> None:
         """Answer the next ``times`` calls with a body that is not JSON."""
-        self._add(path, _Fault("garbage", 0, times))
+        self._add(path, _Fault("garbage", 0, times, landed))
 
     def clear(self) -> None:
         """Switch every fault off."""
         self._faults.clear()
 
-    async def apply(self, path: str) -> dict[str, Any] | FakeResponse | None:
-        """Wait out latencies; return the answer of the first fault due, if any."""
+    async def apply(
+        self, path: str, *, landed: bool = False
+    ) -> dict[str, Any] | FakeResponse | None:
+        """Wait out latencies; return the answer of the first fault due, if any.
+
+        ``landed=False`` (before the handler) applies latencies and the faults
+        armed without ``landed``; ``landed=True`` (after it) those armed with it.
+        """
         answer: dict[str, Any] | FakeResponse | None = None
         for fault in list(self._faults.get(path, ())):
             if fault.kind == "latency":
-                await asyncio.sleep(float(fault.value))
+                if not landed:
+                    await asyncio.sleep(float(fault.value))
                 continue
-            if answer is not None:
+            if answer is not None or fault.landed != landed:
                 continue
             if fault.remaining is not None:
                 fault.remaining -= 1
@@ -489,12 +510,15 @@ class FakeWeChat:
         if faulted is not None:
             return faulted
         request = FakeRequest(method.upper(), host, path, query, body, headers)
+        answer: dict[str, Any] | FakeResponse
         try:
             if route.token_param is not None:
                 self.check_token(host, route.token_param, query.get(route.token_param))
-            return await route.handler(request)
+            answer = await route.handler(request)
         except FakeError as exc:
-            return {"errcode": exc.errcode, "errmsg": exc.errmsg}
+            answer = {"errcode": exc.errcode, "errmsg": exc.errmsg}
+        replaced = await self.faults.apply(path, landed=True)
+        return answer if replaced is None else replaced
 
     def check_token(self, host: Host, param: str, value: str | None) -> None:
         """Raise 41001/40001/40014/42001 unless ``value`` is a live token for ``host``.

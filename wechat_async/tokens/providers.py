@@ -220,6 +220,9 @@ class StableAccessToken(_OfficialAccountToken):
                 "secret": self._secret,
                 "force_refresh": force,
             },
+            # Normal mode hands out the current token, so it may be sent again;
+            # a forced refresh rotates the token and counts against a daily limit.
+            idempotent=not force,
         )
         return parse_token_reply(reply, "cgi-bin/stable_token")
 

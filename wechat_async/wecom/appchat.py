@@ -238,7 +238,7 @@ class AppChat(Service):
                     "chatid", "must be 1 to 32 characters, only 0-9, a-z and A-Z"
                 )
             body["chatid"] = chatid
-        answer = await self._post(_CREATE, body)
+        answer = await self._post(_CREATE, body, idempotent=False)
         return structure(answer, _Created, _CREATE).chatid
 
     async def update(
@@ -266,7 +266,8 @@ class AppChat(Service):
             body["add_user_list"] = added
         if removed := str_list("del_user_list", del_user_list):
             body["del_user_list"] = removed
-        await self._post(_UPDATE, body)
+        # Sets the name and owner and adds or removes members: a repeat changes nothing more.
+        await self._post(_UPDATE, body, idempotent=True)
 
     async def get(self, chatid: str) -> ChatInfo:
         """GET cgi-bin/appchat/get: a group chat's name, owner and members.
@@ -298,7 +299,7 @@ class AppChat(Service):
         body: dict[str, Any] = {"chatid": text("chatid", chatid)}
         body.update(message_body(message, _SENDABLE, "appchat/send"))
         body["safe"] = 1 if safe else 0
-        await self._post(_SEND, body)
+        await self._post(_SEND, body, idempotent=False)
 
     async def send_text(self, chatid: str, content: str, *, safe: bool = False) -> None:
         """POST cgi-bin/appchat/send: send a text message.

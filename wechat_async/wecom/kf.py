@@ -133,8 +133,8 @@ class Kf(Service):
         super().__init__(transport, token)
         self._crypto = crypto
 
-    async def _post_as(self, path: str, body: object, cls: type[_T]) -> _T:
-        return structure(await self._post(path, body), cls, path)
+    async def _post_as(self, path: str, body: object, cls: type[_T], *, idempotent: bool) -> _T:
+        return structure(await self._post(path, body, idempotent=idempotent), cls, path)
 
     # -- accounts ----------------------------------------------------------------
 
@@ -155,7 +155,7 @@ class Kf(Service):
             "name": text("name", name, max_chars=16),
             "media_id": text("media_id", media_id, max_bytes=128),
         }
-        reply = await self._post(path, body)
+        reply = await self._post(path, body, idempotent=False)
         open_kfid = reply.get("open_kfid")
         if not isinstance(open_kfid, str) or not open_kfid:
             raise InvalidResponseError("no open_kfid in the reply", path)
@@ -170,7 +170,11 @@ class Kf(Service):
             TransportError: no usable answer came back.
             TokenUnavailableError: no access token could be had in time.
         """
-        await self._post("cgi-bin/kf/account/del", {"open_kfid": _open_kfid(open_kfid)})
+        # A second delete changes nothing more; it may answer that the account is
+        # gone, and may_have_taken_effect then tells the caller why.
+        await self._post(
+            "cgi-bin/kf/account/del", {"open_kfid": _open_kfid(open_kfid)}, idempotent=True
+        )
 
     async def account_update(
         self, open_kfid: str, *, name: str | None = None, media_id: str | None = None
@@ -190,7 +194,7 @@ class Kf(Service):
             body["name"] = text("name", name, max_chars=16)
         if media_id is not None:
             body["media_id"] = text("media_id", media_id, max_bytes=128)
-        await self._post("cgi-bin/kf/account/update", body)
+        await self._post("cgi-bin/kf/account/update", body, idempotent=True)
 
     async def account_list(self, offset: int = 0, limit: int = 100) -> AccountPage:
         """POST cgi-bin/kf/account/list: one page of accounts (``limit`` 1-100).
@@ -206,7 +210,7 @@ class Kf(Service):
             "offset": integer("offset", offset, 0, 2**32 - 1),
             "limit": integer("limit", limit, 1, _MAX_ACCOUNT_PAGE),
         }
-        return await self._post_as("cgi-bin/kf/account/list", body, AccountPage)
+        return await self._post_as("cgi-bin/kf/account/list", body, AccountPage, idempotent=True)
 
     async def iter_accounts(self, *, page_size: int = 100) -> AsyncIterator[AccountInfo]:
         """POST cgi-bin/kf/account/list, page after page: every account.
@@ -248,7 +252,8 @@ class Kf(Service):
         body: dict[str, Any] = {"open_kfid": _open_kfid(open_kfid)}
         if scene:
             body["scene"] = scene
-        reply = await self._post(path, body)
+        # WeChat does not promise the same url for the same scene: a create.
+        reply = await self._post(path, body, idempotent=False)
         url = reply.get("url")
         if not isinstance(url, str) or not url:
             raise InvalidResponseError("no url in the reply", path)
@@ -283,7 +288,10 @@ class Kf(Service):
             TokenUnavailableError: no access token could be had in time.
         """
         body = self._servicer_body(open_kfid, userid_list, department_id_list)
-        return await self._post_as("cgi-bin/kf/servicer/add", body, ServicerResults)
+        # Adding a servicer twice leaves one servicer (a repeat reports the entry as failed).
+        return await self._post_as(
+            "cgi-bin/kf/servicer/add", body, ServicerResults, idempotent=True
+        )
 
     async def receptionist_del(
         self,
@@ -301,7 +309,9 @@ class Kf(Service):
             TokenUnavailableError: no access token could be had in time.
         """
         body = self._servicer_body(open_kfid, userid_list, department_id_list)
-        return await self._post_as("cgi-bin/kf/servicer/del", body, ServicerResults)
+        return await self._post_as(
+            "cgi-bin/kf/servicer/del", body, ServicerResults, idempotent=True
+        )
 
     async def receptionist_list(self, open_kfid: str) -> ServicerList:
         """GET cgi-bin/kf/servicer/list: the account's servicers (users and departments).
@@ -350,7 +360,8 @@ class Kf(Service):
             body["voice_format"] = integer("voice_format", voice_format, 0, 1)
         if open_kfid is not None:
             body["open_kfid"] = _open_kfid(open_kfid)
-        return await self._post_as("cgi-bin/kf/sync_msg", body, SyncMsgResult)
+        # A read: the cursor is the caller's, so asking again with it is safe.
+        return await self._post_as("cgi-bin/kf/sync_msg", body, SyncMsgResult, idempotent=True)
 
     async def iter_sync_msg(
         self,
@@ -417,7 +428,9 @@ class Kf(Service):
             body["msgid"] = msgid
         body.update(message_body(message, SEND_MSG_TYPES, path))
         _text_length(message)
-        return _reply_msgid(await self._post(path, body), path)
+        # Sent twice, the customer reads it twice. WeChat's docs do not say that a
+        # repeated msgid is refused, so not even a msgid makes it safe to repeat.
+        return _reply_msgid(await self._post(path, body, idempotent=False), path)
 
     async def send_msg_on_event(
         self, code: str, message: OutgoingMessage, *, msgid: str | None = None
@@ -439,7 +452,9 @@ class Kf(Service):
             body["msgid"] = msgid
         body.update(message_body(message, SEND_MSG_ON_EVENT_TYPES, path))
         _text_length(message)
-        return _reply_msgid(await self._post(path, body), path)
+        # The code works once: a repeat after the first landed is refused, and
+        # the caller would see an error for a message the customer got.
+        return _reply_msgid(await self._post(path, body, idempotent=False), path)
 
     # -- sessions ----------------------------------------------------------------
 
@@ -457,7 +472,9 @@ class Kf(Service):
             "open_kfid": _open_kfid(open_kfid),
             "external_userid": text("external_userid", external_userid),
         }
-        return await self._post_as("cgi-bin/kf/service_state/get", body, ServiceStateInfo)
+        return await self._post_as(
+            "cgi-bin/kf/service_state/get", body, ServiceStateInfo, idempotent=True
+        )
 
     async def service_state_trans(
         self,
@@ -489,7 +506,8 @@ class Kf(Service):
             body["servicer_userid"] = text("servicer_userid", servicer_userid)
         elif state == ServiceState.SERVICER:
             raise InvalidArgumentError("servicer_userid", "is required for service_state 3")
-        reply = await self._post(path, body)
+        # A transition (with its msg_code), not a state to set: 3 -> 3 hands over again.
+        reply = await self._post(path, body, idempotent=False)
         code = reply.get("msg_code", "")
         return code if isinstance(code, str) else ""
 
@@ -516,7 +534,9 @@ class Kf(Service):
             ),
             "need_enter_session_context": 1 if need_enter_session_context else 0,
         }
-        return await self._post_as("cgi-bin/kf/customer/batchget", body, CustomerBatch)
+        return await self._post_as(
+            "cgi-bin/kf/customer/batchget", body, CustomerBatch, idempotent=True
+        )
 
     async def upgrade_service_config(self) -> UpgradeServiceConfig:
         """GET cgi-bin/kf/customer/get_upgrade_service_config: the members and groups set up.
@@ -560,7 +580,8 @@ class Kf(Service):
             if not isinstance(groupchat, UpgradeGroupChat):
                 raise InvalidArgumentError("groupchat", "is required for type 2")
             body["groupchat"] = unstructure_omitting_none(groupchat)
-        await self._post("cgi-bin/kf/customer/upgrade_service", body)
+        # The customer is shown the recommendation: a repeat shows it again.
+        await self._post("cgi-bin/kf/customer/upgrade_service", body, idempotent=False)
 
     async def upgrade_member_service(
         self, open_kfid: str, external_userid: str, userid: str, wording: str | None = None
@@ -611,7 +632,8 @@ class Kf(Service):
             "open_kfid": _open_kfid(open_kfid),
             "external_userid": text("external_userid", external_userid),
         }
-        await self._post("cgi-bin/kf/customer/cancel_upgrade_service", body)
+        # Withdrawn twice is withdrawn.
+        await self._post("cgi-bin/kf/customer/cancel_upgrade_service", body, idempotent=True)
 
     # -- corp and statistics -------------------------------------------------------
 
@@ -648,7 +670,9 @@ class Kf(Service):
         body: dict[str, Any] = {"start_time": start, "end_time": end}
         if open_kfid is not None:
             body["open_kfid"] = _open_kfid(open_kfid)
-        return await self._post_as("cgi-bin/kf/get_corp_statistic", body, CorpStatistics)
+        return await self._post_as(
+            "cgi-bin/kf/get_corp_statistic", body, CorpStatistics, idempotent=True
+        )
 
     async def get_servicer_statistic(
         self,
@@ -672,7 +696,9 @@ class Kf(Service):
             body["open_kfid"] = _open_kfid(open_kfid)
         if servicer_userid is not None:
             body["servicer_userid"] = text("servicer_userid", servicer_userid)
-        return await self._post_as("cgi-bin/kf/get_servicer_statistic", body, ServicerStatistics)
+        return await self._post_as(
+            "cgi-bin/kf/get_servicer_statistic", body, ServicerStatistics, idempotent=True
+        )
 
     # -- knowledge base ------------------------------------------------------------
 
@@ -686,7 +712,7 @@ class Kf(Service):
             TokenUnavailableError: no access token could be had in time.
         """
         path = "cgi-bin/kf/knowledge/add_group"
-        reply = await self._post(path, {"name": text("name", name, max_chars=12)})
+        reply = await self._post(path, {"name": text("name", name, max_chars=12)}, idempotent=False)
         group_id = reply.get("group_id")
         if not isinstance(group_id, str) or not group_id:
             raise InvalidResponseError("no group_id in the reply", path)
@@ -701,7 +727,11 @@ class Kf(Service):
             TransportError: no usable answer came back.
             TokenUnavailableError: no access token could be had in time.
         """
-        await self._post("cgi-bin/kf/knowledge/del_group", {"group_id": text("group_id", group_id)})
+        await self._post(
+            "cgi-bin/kf/knowledge/del_group",
+            {"group_id": text("group_id", group_id)},
+            idempotent=True,
+        )
 
     async def mod_knowledge_group(self, group_id: str, name: str) -> None:
         """POST cgi-bin/kf/knowledge/mod_group: rename a group (not the default one).
@@ -713,7 +743,7 @@ class Kf(Service):
             TokenUnavailableError: no access token could be had in time.
         """
         body = {"group_id": text("group_id", group_id), "name": text("name", name, max_chars=12)}
-        await self._post("cgi-bin/kf/knowledge/mod_group", body)
+        await self._post("cgi-bin/kf/knowledge/mod_group", body, idempotent=True)
 
     async def list_knowledge_group(
         self, *, cursor: str | None = None, limit: int | None = None, group_id: str | None = None
@@ -728,7 +758,9 @@ class Kf(Service):
             TokenUnavailableError: no access token could be had in time.
         """
         body = _knowledge_page_body(cursor, limit, group_id=group_id)
-        return await self._post_as("cgi-bin/kf/knowledge/list_group", body, KnowledgeGroupPage)
+        return await self._post_as(
+            "cgi-bin/kf/knowledge/list_group", body, KnowledgeGroupPage, idempotent=True
+        )
 
     async def add_knowledge_intent(
         self,
@@ -755,7 +787,7 @@ class Kf(Service):
             "group_id": text("group_id", group_id),
             **_intent_body(question, answer, similar_questions, attachments, path),
         }
-        reply = await self._post(path, body)
+        reply = await self._post(path, body, idempotent=False)
         intent_id = reply.get("intent_id")
         if not isinstance(intent_id, str) or not intent_id:
             raise InvalidResponseError("no intent_id in the reply", path)
@@ -771,7 +803,7 @@ class Kf(Service):
             TokenUnavailableError: no access token could be had in time.
         """
         body = {"intent_id": text("intent_id", intent_id)}
-        await self._post("cgi-bin/kf/knowledge/del_intent", body)
+        await self._post("cgi-bin/kf/knowledge/del_intent", body, idempotent=True)
 
     async def mod_knowledge_intent(
         self,
@@ -796,7 +828,8 @@ class Kf(Service):
             "intent_id": text("intent_id", intent_id),
             **_intent_body(question, answer, similar_questions, attachments, path),
         }
-        await self._post(path, body)
+        # Replaces the whole Q&A, so a repeat sets the same content.
+        await self._post(path, body, idempotent=True)
 
     async def list_knowledge_intent(
         self,
@@ -816,7 +849,9 @@ class Kf(Service):
             TokenUnavailableError: no access token could be had in time.
         """
         body = _knowledge_page_body(cursor, limit, group_id=group_id, intent_id=intent_id)
-        return await self._post_as("cgi-bin/kf/knowledge/list_intent", body, KnowledgeIntentPage)
+        return await self._post_as(
+            "cgi-bin/kf/knowledge/list_intent", body, KnowledgeIntentPage, idempotent=True
+        )
 
     # -- callbacks -----------------------------------------------------------------
 

@@ -170,7 +170,10 @@ class Media(Service):
             )
         check_source(file)
         check_size(size_of(file), _UPLOAD_MIN_EXCLUSIVE, _UPLOAD_MAX[type], low_inclusive=False)
-        body = await self._post_file(_UPLOAD, file, filename, content_type, params={"type": type})
+        # Each upload makes a new media_id: a create, so not sent again after it may have landed.
+        body = await self._post_file(
+            _UPLOAD, file, filename, content_type, params={"type": type}, idempotent=False
+        )
         return structure(body, _UploadedMedia, _UPLOAD).media_id
 
     async def upload_image(
@@ -196,7 +199,8 @@ class Media(Service):
         """
         check_source(file)
         check_size(size_of(file), _IMAGE_MIN, _IMAGE_MAX, low_inclusive=True)
-        body = await self._post_file(_UPLOADIMG, file, filename, content_type)
+        # Each upload stores another permanent image.
+        body = await self._post_file(_UPLOADIMG, file, filename, content_type, idempotent=False)
         return structure(body, _UploadedImage, _UPLOADIMG).url
 
     @contextlib.asynccontextmanager
@@ -226,7 +230,10 @@ class Media(Service):
         filename: str | None,
         content_type: str | None,
         *,
+        idempotent: bool,
         params: dict[str, str | int] | None = None,
     ) -> dict[str, Any]:
         with media_part(file, filename, content_type) as part:
-            return await self._post(path, params=params, files={"media": part})
+            return await self._post(
+                path, params=params, files={"media": part}, idempotent=idempotent
+            )

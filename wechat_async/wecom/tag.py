@@ -120,7 +120,7 @@ class Tag(Service):
         body: dict[str, Any] = {"tagname": _check_tagname(tagname)}
         if tagid is not None:
             body["tagid"] = _check_tagid(tagid)
-        answer = await self._post(_CREATE, body)
+        answer = await self._post(_CREATE, body, idempotent=False)
         return structure(answer, _Created, _CREATE).tagid
 
     async def update(self, tagid: int, tagname: str) -> None:
@@ -134,7 +134,9 @@ class Tag(Service):
             TokenUnavailableError: no access token could be had in time.
         """
         await self._post(
-            _UPDATE, {"tagid": _check_tagid(tagid), "tagname": _check_tagname(tagname)}
+            _UPDATE,
+            {"tagid": _check_tagid(tagid), "tagname": _check_tagname(tagname)},
+            idempotent=True,
         )
 
     async def delete(self, tagid: int) -> None:
@@ -146,6 +148,8 @@ class Tag(Service):
             TransportError: no usable answer came back.
             TokenUnavailableError: no access token could be had in time.
         """
+        # A GET, so retried like any: a second delete changes nothing more, though
+        # it may answer 40068 (may_have_taken_effect then tells the caller why).
         await self._get(_DELETE, {"tagid": _check_tagid(tagid)})
 
     async def get(self, tagid: int) -> TagMembers:
@@ -178,7 +182,10 @@ class Tag(Service):
             TransportError: no usable answer came back.
             TokenUnavailableError: no access token could be had in time.
         """
-        answer = await self._post(_ADD_USERS, _members_body(tagid, userlist, partylist))
+        # Membership is a set: adding or removing the same members again changes nothing.
+        answer = await self._post(
+            _ADD_USERS, _members_body(tagid, userlist, partylist), idempotent=True
+        )
         return self._invalid(answer, _ADD_USERS)
 
     async def del_users(
@@ -195,7 +202,9 @@ class Tag(Service):
             TransportError: no usable answer came back.
             TokenUnavailableError: no access token could be had in time.
         """
-        answer = await self._post(_DEL_USERS, _members_body(tagid, userlist, partylist))
+        answer = await self._post(
+            _DEL_USERS, _members_body(tagid, userlist, partylist), idempotent=True
+        )
         return self._invalid(answer, _DEL_USERS)
 
     async def list(self) -> tuple[TagInfo, ...]:

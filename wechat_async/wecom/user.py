@@ -143,7 +143,7 @@ class User(Service):
             body["cursor"] = text("cursor", cursor)
         if limit is not None:
             body["limit"] = integer("limit", limit, 1, _LIST_ID_LIMIT_MAX)
-        answer = await self._post(_LIST_ID, body)
+        answer = await self._post(_LIST_ID, body, idempotent=True)
         return structure(answer, UserIdPage, _LIST_ID)
 
     async def iter_ids(self, limit: int = _LIST_ID_LIMIT_MAX) -> AsyncIterator[DeptUser]:
@@ -196,7 +196,7 @@ class User(Service):
             TransportError: no usable answer came back.
             TokenUnavailableError: no access token could be had in time.
         """
-        answer = await self._post(_TO_OPENID, {"userid": text("userid", userid)})
+        answer = await self._post(_TO_OPENID, {"userid": text("userid", userid)}, idempotent=True)
         return structure(answer, _OpenId, _TO_OPENID).openid
 
     async def convert_to_userid(self, openid: str) -> str:
@@ -208,5 +208,5 @@ class User(Service):
             TransportError: no usable answer came back.
             TokenUnavailableError: no access token could be had in time.
         """
-        answer = await self._post(_TO_USERID, {"openid": text("openid", openid)})
+        answer = await self._post(_TO_USERID, {"openid": text("openid", openid)}, idempotent=True)
         return structure(answer, _UserId, _TO_USERID).userid
