@@ -51,7 +51,9 @@ TAGS = "cgi-bin/tag/list"
 MEDIA = "cgi-bin/media/get"
 CUSTOM_SEND = "cgi-bin/message/custom/send"
 ATTEMPTS = 3
-TIMEOUT = 0.3  # per send; every late answer below comes well after it
+# Per send, connect included; generous so a loaded machine never times out a loopback
+# connect, and every late answer below comes well after it.
+TIMEOUT = 1.0
 
 OK_BODIES: dict[str, dict[str, Any]] = {
     SEND: {"msgid": "MSG_1"},
@@ -67,7 +69,7 @@ OK_BODIES: dict[str, dict[str, Any]] = {
 class Late:
     """Read the request, then answer only after ``seconds`` (the client has given up)."""
 
-    seconds: float = 2.0
+    seconds: float = 5.0
 
 
 @dataclass(frozen=True)
