@@ -6,11 +6,18 @@ each POST is verified and decrypted with ``Kf.get_callback_message`` and handed
 to ``KfConsumer.notify``, then answered ``success``. The consumer (state in the
 shared Redis under ``prefix``) replies to every customer text with ``send_msg``.
 
+The same receiver answers ``success`` on ``/kf/noop`` without calling the SDK
+at all: the parent posts callbacks there first to measure what serving one
+callback over HTTP (uvicorn, h11, asyncio) costs this process, so that share
+can be told apart from the SDK's.
+
 Protocol: once its token is fetched and the receiver listens, the worker prints
-``{"ready": true, "url": ...}``. It then reads one line from stdin; any line
-stops it cleanly and it prints one JSON report (messages handled, consumer
-events, CPU seconds) and exits. End of stdin means the parent is gone: the
-worker exits at once. Past ``deadline`` (epoch seconds) it exits no matter what.
+``{"ready": true, "url": ...}``. It then reads JSON lines from stdin:
+``{"cpu": true}`` answers ``{"cpu": <process CPU seconds so far>}``; any other
+line stops it cleanly and it prints one JSON report (messages handled,
+consumer events, CPU seconds) and exits. End of stdin means the parent is
+gone: the worker exits at once. Past ``deadline`` (epoch seconds) it exits no
+matter what.
 
 CONFIG_JSON keys: ``base_url`` (FakeWeChat), ``redis_url``, ``prefix``,
 ``corp_id``, ``corp_secret``, ``callback_token``, ``encoding_aes_key``, ``deadline``.
@@ -50,6 +57,8 @@ if TYPE_CHECKING:
 EXIT_PARENT_GONE = 2
 EXIT_DEADLINE = 3
 REPLY_PREFIX = "re:"
+CALLBACK_PATH = "/kf/callback"
+NOOP_PATH = "/kf/noop"
 
 
 def loopback_socket() -> socket.socket:
@@ -82,6 +91,7 @@ class Receiver:
         self.consumer = consumer
         self.callbacks = 0
         self.refused = 0
+        self.noops = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -92,6 +102,10 @@ class Receiver:
             body += message.get("body", b"")
             if not message.get("more_body", False):
                 break
+        if scope["path"] == NOOP_PATH:
+            self.noops += 1
+            await _answer(send, 200, b"success")
+            return
         query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
         try:
             event = await self.kf.get_callback_message(
@@ -161,10 +175,14 @@ async def run(config: dict[str, Any]) -> dict[str, Any]:
                 serving.result()
                 raise RuntimeError("the callback receiver stopped while starting")
             await asyncio.sleep(0.01)
-        announce({"ready": True, "url": f"http://127.0.0.1:{port}/kf/callback"})
-        line = await asyncio.to_thread(sys.stdin.readline)
-        if not line:
-            os._exit(EXIT_PARENT_GONE)
+        announce({"ready": True, "url": f"http://127.0.0.1:{port}{CALLBACK_PATH}"})
+        while True:
+            line = await asyncio.to_thread(sys.stdin.readline)
+            if not line:
+                os._exit(EXIT_PARENT_GONE)
+            if not json.loads(line).get("cpu"):
+                break
+            announce({"cpu": time.process_time()})
         server.should_exit = True
         await serving
     cpu = time.process_time() - cpu_started
@@ -176,6 +194,7 @@ async def run(config: dict[str, Any]) -> dict[str, Any]:
         "handled_twice": sum(1 for count in handled.values() if count > 1),
         "callbacks": receiver.callbacks,
         "refused": receiver.refused,
+        "noops": receiver.noops,
         "events": dict(events),
         "cpu": cpu,
     }
