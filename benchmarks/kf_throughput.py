@@ -43,6 +43,11 @@ across machines where the wall-clock ones do not:
 * replies per worker-CPU-second: the messages over the workers' CPU seconds.
 * emulator+driver CPU per message: this process's CPU over the messages.
 
+Beside each ratio of N workers to one: the worker CPU per message over one
+worker's, and the share of the messages the busiest worker handled, which
+bounds the scaling however many cores there are (a worker holding an
+open_kfid tends to keep it while its messages keep coming).
+
 Targets: for every run, every message replied to exactly once, no callback
 refused or failed, every callback answered within WeChat's 5 s, and with
 several workers every worker handled some messages; the SDK's CPU per message
@@ -537,27 +542,52 @@ def print_table(runs: list[Run]) -> None:
         print(f"  {label:<{width}}" + "".join(f"  {v:>{col}}" for v in values))
 
 
-def scaling(runs: list[Run]) -> dict[tuple[int, int], tuple[float, float]]:
-    """(workers, accounts) -> (throughput, worker CPU per message), each over one worker's."""
+@dataclass(frozen=True)
+class Scaling:
+    """A run of several workers beside the one-worker run on the same accounts."""
+
+    workers: int
+    accounts: int
+    speed: float  # replies per second, over one worker's
+    cpu: float  # worker CPU per message, over one worker's
+    busiest: float  # share of the messages the busiest worker handled
+
+    @property
+    def bound(self) -> float:
+        """The most the lease split allows: the busiest worker handles this share alone."""
+        return 1 / self.busiest if self.busiest > 0 else math.nan
+
+
+def scaling(runs: list[Run]) -> list[Scaling]:
     ones = {r.accounts: r for r in runs if r.workers == 1}
-    ratios: dict[tuple[int, int], tuple[float, float]] = {}
+    rows: list[Scaling] = []
     for run in runs:
         one = ones.get(run.accounts)
         if run.workers > 1 and one is not None and one.throughput > 0:
-            cpu = run.worker_ms / one.worker_ms if one.worker_ms > 0 else math.nan
-            ratios[run.workers, run.accounts] = (run.throughput / one.throughput, cpu)
-    return ratios
+            handled = [int(report["handled"]) for report in run.reports]
+            rows.append(
+                Scaling(
+                    run.workers,
+                    run.accounts,
+                    run.throughput / one.throughput,
+                    run.worker_ms / one.worker_ms if one.worker_ms > 0 else math.nan,
+                    max(handled) / sum(handled) if sum(handled) else math.nan,
+                )
+            )
+    return rows
 
 
 def print_scaling(runs: list[Run], cores: int) -> None:
-    ratios = scaling(runs)
-    if ratios:
+    rows = scaling(runs)
+    if rows:
         print("scaling, vs one worker on the same accounts:")
-        for (workers, accounts), (speed, cpu) in ratios.items():
-            print(
-                f"  {workers} workers x {accounts} accounts: {speed:.2f}x the replies per second, "
-                f"{cpu:.2f}x the worker CPU per message"
-            )
+    for row in rows:
+        print(
+            f"  {row.workers} workers x {row.accounts} accounts: {row.speed:.2f}x the replies "
+            f"per second, {row.cpu:.2f}x the worker CPU per message; the busiest worker "
+            f"handled {row.busiest * 100:.0f}% of the messages (at most {row.bound:.2f}x "
+            "with a core each)"
+        )
     most = max(r.workers for r in runs)
     need = most + 1
     print(
@@ -688,12 +718,13 @@ def record(
         ],
         "scaling": [
             {
-                "workers": workers,
-                "accounts": accounts,
-                "replies_per_second_vs_one_worker": _rounded(speed),
-                "worker_cpu_per_message_vs_one_worker": _rounded(cpu),
+                "workers": row.workers,
+                "accounts": row.accounts,
+                "replies_per_second_vs_one_worker": _rounded(row.speed),
+                "worker_cpu_per_message_vs_one_worker": _rounded(row.cpu),
+                "busiest_worker_share": _rounded(row.busiest),
             }
-            for (workers, accounts), (speed, cpu) in scaling(runs).items()
+            for row in scaling(runs)
         ],
         "targets": dict(verdicts),
     }
