@@ -72,3 +72,23 @@ def test_importing_the_package_does_not_load_redis() -> None:
 def test_every_public_name_resolves() -> None:
     for name in wechat_async.__all__:
         assert getattr(wechat_async, name) is not None, name
+
+
+def test_sniffio_is_a_dependency_and_importable() -> None:
+    """httpcore detects the async library through sniffio; without it every request pays."""
+    from importlib.metadata import requires  # noqa: PLC0415
+
+    declared = {
+        req.split(">")[0].split("=")[0].split(";")[0].strip()
+        for req in requires("wechat-async") or []
+    }
+    assert "sniffio" in declared
+    # In the installed environment, not just in ours: a fresh interpreter imports it.
+    result = subprocess.run(
+        [sys.executable, "-c", "import sniffio, httpcore; print(sniffio.__name__)"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "sniffio"
