@@ -16,18 +16,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import cattrs
+from cattrs.errors import AttributeValidationNote, IterableValidationNote
 from cattrs.gen import make_dict_structure_fn, override
 
 from wechat_async._validate import omit_none
 from wechat_async.errors import InvalidResponseError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
     import attrs
 
 __all__ = [
     "converter",
+    "describe_failure",
     "register_renamed",
     "register_tagged_union",
     "structure",
@@ -69,6 +71,36 @@ def _summary(exc: BaseException) -> str:
     return repr(exc)
 
 
+def describe_failure(exc: BaseException, *, limit: int = 3) -> str:
+    """Where structuring failed and how, without the values: ``"text.content: TypeError"``.
+
+    The messages of the underlying errors are left out on purpose: Python puts
+    the offending value into them (``invalid literal for int(): '…'``), and in a
+    synced message that value is the customer's text.
+    """
+    found = list(_failures(exc, ""))
+    shown = "; ".join(found[:limit])
+    return shown if len(found) <= limit else f"{shown}; +{len(found) - limit} more"
+
+
+def _failures(exc: BaseException, path: str) -> Iterator[str]:
+    if isinstance(exc, cattrs.BaseValidationError):
+        for sub in exc.exceptions:
+            yield from _failures(sub, path + _step(sub))
+    else:
+        yield f"{path.removeprefix('.') or '(top level)'}: {type(exc).__name__}"
+
+
+def _step(exc: BaseException) -> str:
+    for note in getattr(exc, "__notes__", ()):
+        if isinstance(note, AttributeValidationNote):
+            return f".{note.name}"  # our attribute name, never WeChat's data
+        if isinstance(note, IterableValidationNote):
+            # A mapping key comes from the payload: shown as a placeholder.
+            return f"[{note.index}]" if isinstance(note.index, int) else "[…]"
+    return ""
+
+
 def register_tagged_union(
     union: Any,  # noqa: ANN401 - a typing Union object
     *,
@@ -81,7 +113,9 @@ def register_tagged_union(
     def hook(data: Any, _: Any) -> Any:  # noqa: ANN401 - cattrs hook signature
         if not isinstance(data, dict):
             raise TypeError(f"expected an object, got {type(data).__name__}")
-        member = members.get(data.get(tag))  # type: ignore[arg-type]
+        key = data.get(tag)
+        # A tag that is not text (a list, an object) is unknown, not a crash.
+        member = members.get(key) if isinstance(key, str) else None
         if member is None:
             return unknown(data)
         return converter.structure(data, member)

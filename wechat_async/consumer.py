@@ -28,8 +28,17 @@ Delivery guarantees, in plain words:
 * **Failures.** A handler exception retries the same message after
   ``backoff(attempt)`` seconds; after ``max_attempts`` failures the message
   goes to ``dead_letter`` (logged if none is given), is marked handled, and
-  the stream moves on. The attempt count lives in the process: a takeover
-  starts counting again.
+  the stream moves on. A ``CancelledError`` the handler raises itself (say,
+  a sub-task it awaited was cancelled) is such a failure too, and a failure
+  of the ``dead_letter`` hook (its own ``CancelledError`` included) is
+  logged and the message dropped. Only the consumer cancels a handler, when
+  it stops (``aclose()``) or loses the lease; that ends the pull without a
+  retry or a dead letter, whatever the handler raises then: the message was
+  not handled, so the next pull brings it again. The attempt count lives in
+  the process: a takeover starts counting again. A message whose fields
+  have an unexpected shape does not fail its page: ``sync_msg`` hands it
+  over as ``UnknownKfMessage`` (raw dict, ``reason``), so one odd item never
+  stops a stream.
 
 What happens on a crash (process killed) at each point:
 
@@ -598,32 +607,51 @@ class KfConsumer:
         attempt = 0
         while True:
             attempt += 1
+            error: BaseException
             try:
                 await self._handler(message)
-            except asyncio.CancelledError:
-                raise
+            except asyncio.CancelledError as exc:
+                if self._stopping():
+                    raise
+                # Raised by the handler itself (say, a sub-task it awaited was
+                # cancelled), not by us: a failure like any other. Letting it
+                # through would end the pull as if stopped, and the next pull
+                # would bring the same message back, for ever.
+                error = exc
             except Exception as exc:  # noqa: BLE001 - any handler failure is retried
-                if attempt >= self._max_attempts:
-                    await self._give_up(open_kfid, message, exc, attempt)
-                    return
-                delay = self._backoff(attempt)
-                emit(
-                    self._metrics,
-                    "consumer_retry",
-                    log=log,
-                    level=logging.WARNING,
-                    open_kfid=open_kfid,
-                    msgid=message.msgid,
-                    attempt=attempt,
-                    delay=round(delay, 3),
-                    error=repr(exc),
-                )
-                await asyncio.sleep(delay)
+                error = exc
             else:
                 return
+            if self._stopping():
+                # We were stopped while the handler ran and it turned the
+                # cancellation into another error: stop, do not retry (the
+                # message was not handled, so the next pull brings it again).
+                raise asyncio.CancelledError
+            if attempt >= self._max_attempts:
+                await self._give_up(open_kfid, message, error, attempt)
+                return
+            delay = self._backoff(attempt)
+            emit(
+                self._metrics,
+                "consumer_retry",
+                log=log,
+                level=logging.WARNING,
+                open_kfid=open_kfid,
+                msgid=message.msgid,
+                attempt=attempt,
+                delay=round(delay, 3),
+                error=repr(error),
+            )
+            await asyncio.sleep(delay)
+
+    @staticmethod
+    def _stopping() -> bool:
+        """Whether this task was asked to stop: cancelled by us, not by a handler's own error."""
+        task = asyncio.current_task()
+        return task is not None and task.cancelling() > 0
 
     async def _give_up(
-        self, open_kfid: str, message: SyncedMessage, exc: Exception, attempts: int
+        self, open_kfid: str, message: SyncedMessage, exc: BaseException, attempts: int
     ) -> None:
         emit(
             self._metrics,
@@ -646,6 +674,9 @@ class KfConsumer:
         try:
             await self._dead_letter(message, exc)
         except asyncio.CancelledError:
-            raise
+            if self._stopping():
+                raise
+            # The hook's own CancelledError: like any hook failure, not a stop.
+            log.exception("the dead-letter hook failed on message %s; dropped", message.msgid)
         except Exception:
             log.exception("the dead-letter hook failed on message %s; dropped", message.msgid)

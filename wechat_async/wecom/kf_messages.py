@@ -10,6 +10,13 @@ Incoming (``POST cgi-bin/kf/sync_msg``): every item of ``msg_list`` becomes one
 `KfEvent`, keyed on ``event.event_type``. A type this module does not
 know comes back as `UnknownKfMessage` / `UnknownKfEvent` holding
 the raw dict, so a new WeChat message type never breaks a sync loop.
+Each item is parsed on its own: one of a known type whose fields have an
+unexpected shape (an object where text belongs, a list for a number, an
+``event`` that is not an object) comes back as `UnknownKfMessage` too,
+with the raw dict and a ``reason`` naming the fields (never their values),
+and a warning is logged on ``wechat_async.wecom``; the rest of the page
+parses as usual. Only a page whose ``msg_list`` is not a list (or whose
+``next_cursor`` / ``has_more`` are unusable) is refused as a whole.
 
 Also here: the ``kf_msg_or_event`` callback (`KfCallbackMessage`) and
 the response models of the other Kf endpoints.
@@ -18,11 +25,15 @@ the response models of the other Kf endpoints.
 from __future__ import annotations
 
 import enum
-from typing import Any, ClassVar, Self
+import logging
+from typing import Any, ClassVar, Final, Self
 
 import attrs
+from cattrs.gen import make_dict_structure_fn, override
 
 from wechat_async._models import (
+    converter,
+    describe_failure,
     register_renamed,
     register_tagged_union,
     unstructure_omitting_none,
@@ -741,9 +752,17 @@ class EventMessage(_Synced):
 
 @attrs.frozen
 class UnknownKfMessage:
-    """A msgtype this SDK does not model yet (e.g. meeting, schedule); ``raw`` is the item."""
+    """A ``msg_list`` item this SDK could not type; ``raw`` is the item as WeChat sent it.
+
+    ``reason`` is None for a msgtype this SDK does not model yet (e.g.
+    meeting, schedule). Otherwise the item has a known msgtype but fields of
+    an unexpected shape, and ``reason`` names them and the error, never their
+    values (``"channels_shop_order.product_titles: TypeError"``); an item
+    that is not a JSON object at all has an empty ``raw``.
+    """
 
     raw: dict[str, Any]
+    reason: str | None = None
 
     @property
     def msgtype(self) -> str | None:
@@ -753,8 +772,11 @@ class UnknownKfMessage:
 
     @property
     def msgid(self) -> str | None:
-        """The item's ``msgid``, if any."""
+        """The item's ``msgid`` if it is text or an integer (as text), else None."""
         value = self.raw.get("msgid")
+        if isinstance(value, int) and not isinstance(value, bool):
+            # What a typed message would hold for it: the same dedup key either way.
+            return str(value)
         return value if isinstance(value, str) else None
 
 
@@ -825,12 +847,79 @@ register_tagged_union(
 class SyncMsgResult:
     """One page of ``POST cgi-bin/kf/sync_msg``; store ``next_cursor`` after handling it.
 
-    ``has_more`` may be true while ``msg_list`` is empty: keep pulling.
+    ``has_more`` may be true while ``msg_list`` is empty: keep pulling. An
+    item that does not parse is an `UnknownKfMessage` in its place.
     """
 
     next_cursor: str = ""
     has_more: bool = False
     msg_list: tuple[SyncedMessage, ...] = ()
+
+
+_log = logging.getLogger("wechat_async.wecom")
+_LOGGED_ID_CHARS: Final = 64
+
+
+def _structure_msg_list(value: object, _: object) -> tuple[SyncedMessage, ...]:
+    # A msg_list that is not a list is a broken page, refused whole (cattrs
+    # would iterate a string or an object's keys into items otherwise).
+    if not isinstance(value, list):
+        raise TypeError(f"expected a JSON list, got {_json_kind(value)}")
+    return tuple(_synced_item(item) for item in value)
+
+
+def _synced_item(item: object) -> SyncedMessage:
+    """Type one item; an odd one becomes `UnknownKfMessage` instead of failing the page.
+
+    Failing the page would fail it on every pull (WeChat returns the same item
+    again), stopping the account's stream for good.
+    """
+    if not isinstance(item, dict):
+        return _unparsed({}, f"the item is {_json_kind(item)}, not an object")
+    msgid = item.get("msgid", "")
+    if isinstance(msgid, bool) or not isinstance(msgid, str | int):
+        # The converter would make text of it ("None", "True"): a made-up key
+        # under which the consumer would skip every other such item as seen.
+        return _unparsed(item, f"msgid: {_json_kind(msgid)}, not text")
+    try:
+        message: SyncedMessage = converter.structure(item, SyncedMessage)  # type: ignore[arg-type]
+    except Exception as exc:  # noqa: BLE001 - whatever one item breaks, the page goes on
+        return _unparsed(item, describe_failure(exc))
+    return message
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object" if isinstance(value, dict) else "a value"
+
+
+def _unparsed(raw: dict[str, Any], reason: str) -> UnknownKfMessage:
+    message = UnknownKfMessage(raw=raw, reason=reason)
+    # The msgid and msgtype say which item; its content is the customer's, never logged.
+    _log.warning(
+        "sync_msg item msgid=%r msgtype=%r kept as UnknownKfMessage: %s",
+        (message.msgid or "")[:_LOGGED_ID_CHARS] or None,
+        (message.msgtype or "")[:_LOGGED_ID_CHARS] or None,
+        reason,
+    )
+    return message
+
+
+converter.register_structure_hook(
+    SyncMsgResult,
+    make_dict_structure_fn(
+        SyncMsgResult, converter, msg_list=override(struct_hook=_structure_msg_list)
+    ),
+)
 
 
 # -- the kf_msg_or_event callback ------------------------------------------------
