@@ -51,7 +51,6 @@ import enum
 import inspect
 import json as _json
 import logging
-import math
 import random
 import re
 import time
@@ -497,17 +496,15 @@ def _refuse_constant(name: str) -> object:
     raise ValueError(f"{name} is not JSON")
 
 
-def _finite(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):  # 1e400 overflows to infinity
-        raise ValueError(f"{text[:20]} does not fit a float")
-    return number
-
-
 def _loads(content: bytes) -> object:
-    """Parse strict JSON; ValueError for NaN, Infinity, an overflowing number or deep nesting."""
+    """Parse strict JSON; ValueError for NaN, Infinity and nesting too deep for the parser.
+
+    A number too large for a float (``1e400``) is valid JSON and becomes infinity
+    here; the field that holds it is checked where it is used (``expires_in``
+    is), so one odd item cannot fail a whole page of others.
+    """
     try:
-        return _json.loads(content, parse_constant=_refuse_constant, parse_float=_finite)
+        return _json.loads(content, parse_constant=_refuse_constant)
     except RecursionError as exc:
         raise ValueError("JSON nested too deeply") from exc
 

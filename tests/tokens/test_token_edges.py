@@ -237,7 +237,7 @@ async def test_an_insane_expires_in_is_an_invalid_response(
     await client.aclose()
 
 
-@pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity", b"1e999"])
+@pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity"])
 async def test_replies_with_non_json_numbers_are_refused(constant: bytes) -> None:
     def handler(_: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=b'{"errcode":0,"total":' + constant + b"}")

@@ -102,12 +102,10 @@ class Logged(logging.Handler):
         return "\n".join(self.format(r) for r in self.records)
 
 
-def sync_page(msg_list: list[Any]) -> tuple[SyncMsgResult, Logged]:
-    """``Kf.sync_msg`` answered with a page holding ``msg_list``; the page and what was logged."""
-    body = json.dumps(
-        {"errcode": 0, "errmsg": "ok", "next_cursor": "c1", "has_more": 0, "msg_list": msg_list},
-        ensure_ascii=False,
-    )
+def sync_page(msg_list: list[Any] | str) -> tuple[SyncMsgResult, Logged]:
+    """``Kf.sync_msg`` answered with a page holding ``msg_list`` (or that JSON text as is)."""
+    items = msg_list if isinstance(msg_list, str) else json.dumps(msg_list, ensure_ascii=False)
+    body = f'{{"errcode":0,"errmsg":"ok","next_cursor":"c1","has_more":0,"msg_list":{items}}}'
 
     def answer(_: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=body.encode(), headers={"content-type": "json"})
@@ -198,6 +196,20 @@ def test_a_known_event_of_the_wrong_shape_is_kept_raw() -> None:
     assert (second.msgid, second.reason) == ("m16b", "event: TypeError")
     assert len(unparsed_warnings(logged)) == 2
     assert SECRET not in logged.text()
+
+
+def test_a_number_too_large_for_a_float_in_one_item_does_not_fail_the_page() -> None:
+    """1e400 is valid JSON: the reply is read (as infinity), and only its item is odd."""
+    odd = copy.deepcopy(SAMPLES["text"])
+    body = json.dumps([GOOD_BEFORE, odd, GOOD_AFTER]).replace(
+        f'"send_time": {odd["send_time"]}', '"send_time": 1e400', 1
+    )
+    assert "1e400" in body
+    page, _ = sync_page(body)
+    assert_good_neighbours(page)
+    kept = page.msg_list[1]
+    assert isinstance(kept, UnknownKfMessage)
+    assert kept.msgid == odd["msgid"]
 
 
 def test_items_that_are_not_objects_are_kept_and_a_broken_msg_list_is_refused() -> None:
