@@ -78,6 +78,18 @@ def test_importing_the_package_does_not_load_redis() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)  # noqa: S603
 
 
+def test_the_consumer_loads_only_the_state_it_uses() -> None:
+    code = (
+        "import sys; from wechat_async import KfConsumer, MemoryConsumerState, WeCom; "
+        "kf = WeCom('ww', 's').kf; "
+        "KfConsumer(kf, print, state=MemoryConsumerState()); "
+        "assert not {'redis', 'sqlite3'} & set(sys.modules), 'loaded eagerly'; "
+        "KfConsumer(kf, print); "
+        "assert 'sqlite3' in sys.modules and 'redis' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)  # noqa: S603
+
+
 def test_every_public_name_resolves() -> None:
     for name in wechat_async.__all__:
         assert getattr(wechat_async, name) is not None, name
