@@ -392,12 +392,17 @@ class KfConsumer:
         for open_kfid, task in streams.items():
             if open_kfid not in self._busy:
                 task.cancel()  # between messages: whatever it was doing, the next holder redoes
-        if waiting:
-            _, late = await asyncio.wait(waiting, timeout=self._shutdown_grace)
-            for task in late:
-                task.cancel()  # the grace is over: the handler did not finish
-            if late:
-                await asyncio.wait(late, timeout=_STOP_TIMEOUT)
+        try:
+            if waiting:
+                _, late = await asyncio.wait(waiting, timeout=self._shutdown_grace)
+                for task in late:
+                    task.cancel()  # the grace is over: the handler did not finish
+                if late:
+                    await asyncio.wait(late, timeout=_STOP_TIMEOUT)
+        except asyncio.CancelledError:
+            for task in waiting:  # leaving was cut short: leave nothing running behind
+                task.cancel()
+            raise
         if self._owns_state:
             try:
                 await self._state.aclose()
