@@ -456,14 +456,20 @@ class KfConsumer:
     async def _pull_with_lease(self, open_kfid: str, wake: asyncio.Event) -> None:
         owner = secrets.token_hex(16)
         delay = min(0.05, self._lease_ttl / 10)
-        while not await self._io(self._state.acquire(open_kfid, owner, self._lease_ttl)):
-            # Another worker pulls; once it releases (or its lease lapses) we pull
-            # after it, so this wake-up is never lost.
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311
-            # Capped low: the holder learns of new messages only from its own
-            # callbacks, so a waiter's message waits for this poll once the
-            # holder lets go. A GET-sized round trip every 200 ms is cheap.
-            delay = min(delay * 2, self._lease_ttl / 3, _LEASE_POLL_MAX)
+        try:
+            while not await self._io(self._state.acquire(open_kfid, owner, self._lease_ttl)):
+                # Another worker pulls; once it releases (or its lease lapses) we pull
+                # after it, so this wake-up is never lost.
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311
+                # Capped low: the holder learns of new messages only from its own
+                # callbacks, so a waiter's message waits for this poll once the
+                # holder lets go. A GET-sized round trip every 200 ms is cheap.
+                delay = min(delay * 2, self._lease_ttl / 3, _LEASE_POLL_MAX)
+        except asyncio.CancelledError:
+            # Cancelled (by shutdown) while an acquire may have landed: let it go, or the
+            # next holder would wait lease_ttl for a lease nobody uses.
+            await self._release(open_kfid, owner)
+            raise
         emit(self._metrics, "consumer_lease_acquired", log=log, open_kfid=open_kfid)
         pull = asyncio.get_running_loop().create_task(self._drain(open_kfid, owner, wake))
         renew = asyncio.get_running_loop().create_task(self._renew(open_kfid, owner, pull))
@@ -476,9 +482,13 @@ class KfConsumer:
             renew.cancel()
             pull.cancel()
             await asyncio.gather(renew, pull, return_exceptions=True)
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(_STOP_TIMEOUT):
-                    await self._io(self._state.release(open_kfid, owner))
+            await self._release(open_kfid, owner)
+
+    async def _release(self, open_kfid: str, owner: str) -> None:
+        """Compare-and-delete the lease, bounded; a failure leaves it to lapse by itself."""
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(_STOP_TIMEOUT):
+                await self._io(self._state.release(open_kfid, owner))
 
     async def _renew(self, open_kfid: str, owner: str, pull: asyncio.Task[None]) -> None:
         while True:

@@ -16,7 +16,7 @@ import pytest
 from redis.asyncio import Redis
 
 from tests.consumer.helpers import Events, Replier, kf_on, replies, say, wait_until
-from wechat_async import KfConsumer
+from wechat_async import KfConsumer, MemoryConsumerState
 from wechat_async.testing import FakeWeChat
 from wechat_async.wecom.kf import Kf
 
@@ -110,11 +110,43 @@ async def test_past_the_grace_the_handler_is_cancelled_and_handed_again(tmp_path
 async def test_an_idle_consumer_closes_at_once(tmp_path: Path) -> None:
     fake = FakeWeChat()
     open_kfid = fake.kf.add_account()
+    events = Events()
     async with kf_on(fake) as kf:
-        consumer = KfConsumer(kf, Replier(kf), state_path=tmp_path / "kf.sqlite3")
+        consumer = KfConsumer(kf, Replier(kf), state_path=tmp_path / "kf.sqlite3", metrics=events)
         async with consumer:
             consumer.notify(None, open_kfid)
-            await asyncio.sleep(0.1)  # pulled (nothing), now waiting for the next callback
+            await wait_until(lambda: bool(events.named("consumer_page")))
+            await asyncio.sleep(0.05)  # pulled (nothing), now waiting for the next callback
             leaving = time.monotonic()
         assert time.monotonic() - leaving < 0.5
         assert await consumer.state.acquire(open_kfid, "next", 10)  # the lease was released
+
+
+class SlowToAnswerAcquire(MemoryConsumerState):
+    """Takes the lease at once, but the answer takes long to come back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.took = asyncio.Event()
+
+    async def acquire(self, open_kfid: str, owner: str, ttl: float) -> bool:
+        took = await super().acquire(open_kfid, owner, ttl)
+        if not self.took.is_set():  # the consumer's first try
+            self.took.set()
+            await asyncio.sleep(30)
+        return took
+
+
+@pytest.mark.asyncio
+async def test_closing_while_the_lease_is_being_taken_lets_it_go() -> None:
+    fake = FakeWeChat()
+    open_kfid = fake.kf.add_account()
+    state = SlowToAnswerAcquire()
+    async with kf_on(fake) as kf:
+        consumer = KfConsumer(kf, Replier(kf), state=state)
+        async with consumer:
+            consumer.notify(None, open_kfid)
+            async with asyncio.timeout(5):
+                await state.took.wait()
+    # Not held for lease_ttl (15 s) by a consumer that is gone: the next one pulls at once.
+    assert await state.acquire(open_kfid, "next", 10) is True
