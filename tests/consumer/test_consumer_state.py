@@ -68,9 +68,9 @@ async def test_the_lease_is_exclusive_renewed_and_released_by_its_owner_only(
 
 @pytest.mark.asyncio
 async def test_a_lapsed_lease_fences_its_holder_out(state: ConsumerState) -> None:
-    assert await state.acquire(KFID, "a", 0.05)
+    assert await state.acquire(KFID, "a", 0.3)
     assert await state.seen(KFID, "a", "m1") is False
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.4)
     assert await state.seen(KFID, "a", "m1") is None  # a's lease lapsed: stop
     assert not await state.extend(KFID, "a", 30)
     assert await state.acquire(KFID, "b", 30)
@@ -129,9 +129,9 @@ async def test_the_token_lives_its_ttl(state: ConsumerState) -> None:
     assert await state.load_token(KFID) is None
     await state.save_token(KFID, "token-1", 60)
     assert await state.load_token(KFID) == "token-1"
-    await state.save_token(KFID, "token-2", 0.05)
+    await state.save_token(KFID, "token-2", 0.3)
     assert await state.load_token(KFID) == "token-2"
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.4)
     assert await state.load_token(KFID) is None
 
 
