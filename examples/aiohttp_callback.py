@@ -3,7 +3,8 @@
 ``GET /kf/callback`` answers WeChat's URL verification; ``POST /kf/callback``
 verifies the ``kf_msg_or_event`` callback, hands it to ``kf_consumer.KfBot``
 and answers ``success`` at once. The consumer pulls the messages with
-``sync_msg`` and answers each customer text with ``send_msg``.
+``sync_msg`` and answers each customer text with ``send_msg``, once (its state
+is a SQLite file, see ``kf_consumer``).
 
 Run it (settings from the environment, see ``kf_consumer.Settings``)::
 
@@ -39,13 +40,15 @@ def create_app(
     path: str = "/kf/callback",
     answer: Answer = echo,
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
+    state_path: str | None = None,
 ) -> web.Application:
     """The callback app: ``wecom`` must carry the Kf callback crypto.
 
-    The consumer runs while the app runs; ``on_shutdown`` runs after it stops.
+    The consumer runs while the app runs, its state in ``state_path`` (None: the
+    default file); ``on_shutdown`` runs after it stops.
     """
     kf = wecom.kf
-    bot = KfBot(kf, answer=answer)
+    bot = KfBot(kf, answer=answer, state_path=state_path)
 
     async def run_bot(_: web.Application) -> AsyncIterator[None]:
         try:
@@ -68,7 +71,7 @@ def create_app(
         return web.Response(text=echo_text)
 
     async def callback(request: web.Request) -> web.Response:
-        """A kf_msg_or_event callback: verify, queue, answer at once."""
+        """A kf_msg_or_event callback: verify, wake the consumer, answer at once."""
         signature, timestamp, nonce = _query(request)
         body = await request.read()
         try:
@@ -103,8 +106,9 @@ def _refusal(exc: CryptoError) -> web.HTTPException:
 
 def from_env() -> web.Application:
     """The app configured from the environment."""
-    wecom, close = wecom_from_settings(Settings.from_env())
-    return create_app(wecom, on_shutdown=close)
+    settings = Settings.from_env()
+    wecom, close = wecom_from_settings(settings)
+    return create_app(wecom, on_shutdown=close, state_path=settings.state_path)
 
 
 if __name__ == "__main__":

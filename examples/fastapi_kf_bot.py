@@ -1,10 +1,12 @@
 """A 微信客服 (Kf) bot on FastAPI: the callback URL, and a consumer that answers customers.
 
 ``GET /kf/callback`` answers WeChat's URL verification; ``POST /kf/callback``
-verifies and decrypts the ``kf_msg_or_event`` callback, queues it for the
+verifies and decrypts the ``kf_msg_or_event`` callback, hands it to the
 consumer (``kf_consumer.KfBot``) and answers ``success`` at once, well within
 WeChat's 5 seconds. The consumer pulls the messages with ``sync_msg`` and
-answers each customer text with ``send_msg``.
+answers each customer text with ``send_msg``, once: its cursor and dedup marks
+live in a SQLite file (``KF_STATE_PATH``, by default ``wechat_async_kf.sqlite3``
+in the working directory), so a restart or a deploy repeats no answer.
 
 Run it (the settings come from the environment, see ``kf_consumer.Settings``)::
 
@@ -42,14 +44,16 @@ def create_app(
     path: str = "/kf/callback",
     answer: Answer = echo,
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
+    state_path: str | None = None,
 ) -> FastAPI:
     """The bot's app: ``wecom`` must carry the Kf callback crypto.
 
-    The consumer runs for the app's lifespan; ``on_shutdown`` runs after it
-    stops (closing ``wecom``, for one). ``app.state.bot`` is the :class:`KfBot`.
+    The consumer runs for the app's lifespan, its state in ``state_path`` (None:
+    the default file); ``on_shutdown`` runs after it stops (closing ``wecom``,
+    for one). ``app.state.bot`` is the :class:`KfBot`.
     """
     kf = wecom.kf
-    bot = KfBot(kf, answer=answer)
+    bot = KfBot(kf, answer=answer, state_path=state_path)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -73,7 +77,7 @@ def create_app(
 
     @app.post(path, response_class=PlainTextResponse)
     async def callback(request: Request, msg_signature: str, timestamp: str, nonce: str) -> str:
-        """A kf_msg_or_event callback: verify, queue, answer at once."""
+        """A kf_msg_or_event callback: verify, wake the consumer, answer at once."""
         body = await request.body()
         try:
             event = await kf.get_callback_message(body, msg_signature, timestamp, nonce)
@@ -93,8 +97,9 @@ def _refusal(exc: CryptoError) -> HTTPException:
 
 def from_env() -> FastAPI:
     """The app configured from the environment (``uvicorn ... --factory``)."""
-    wecom, close = wecom_from_settings(Settings.from_env())
-    return create_app(wecom, on_shutdown=close)
+    settings = Settings.from_env()
+    wecom, close = wecom_from_settings(settings)
+    return create_app(wecom, on_shutdown=close, state_path=settings.state_path)
 
 
 if __name__ == "__main__":

@@ -2,18 +2,20 @@
 
 A ``kf_msg_or_event`` callback only says "something new is waiting". WeChat
 wants the callback answered within 5 seconds, so the web handler verifies it,
-hands it to :meth:`KfBot.submit` and answers ``success`` at once; one
-background task then pulls the messages with ``sync_msg`` and replies.
+hands it to :meth:`KfBot.submit` (no I/O) and answers ``success`` at once; a
+``KfConsumer`` then pulls the messages with ``sync_msg`` in the background and
+the bot replies to each customer text.
 
-One task means the callbacks of an account are handled one after another, so
-two callbacks never pull the same page twice. The cursor of each account is
-kept in memory here: a real bot stores it (Redis, a database) once a page is
-handled, or it sees the last days' messages again after a restart.
+The consumer keeps each account's cursor and the msgids it handled in a
+SQLite file (``KF_STATE_PATH``, by default ``wechat_async_kf.sqlite3`` in the
+working directory): a restarted bot answers each message once, and a
+deploy that stops it while it answers lets that answer finish first. Several
+bot processes on one host may share the file; across hosts, give the
+``KfConsumer`` ``redis=`` instead.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -21,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Self
 
-from wechat_async import Hosts, MessageCrypto, Origin, Text, Transport, WeCom
+from wechat_async import Hosts, KfConsumer, MessageCrypto, Origin, Text, Transport, WeCom
 from wechat_async.wecom.kf_messages import TextMessage
 
 if TYPE_CHECKING:
@@ -45,85 +47,49 @@ async def echo(message: TextMessage) -> OutgoingMessage | None:
 
 
 class KfBot:
-    """Pull new Kf messages after each callback and answer every customer text.
+    """Answer every customer text, once, through a ``KfConsumer``.
 
     Use as ``async with bot:`` around the web app's lifetime; call
     :meth:`submit` from the callback handler.
     """
 
-    def __init__(self, kf: Kf, *, answer: Answer = echo, max_pending: int = 1000) -> None:
-        """Answer with ``answer``; keep at most ``max_pending`` callbacks waiting."""
+    def __init__(
+        self,
+        kf: Kf,
+        *,
+        answer: Answer = echo,
+        state_path: str | os.PathLike[str] | None = None,
+    ) -> None:
+        """Answer with ``answer``; the consumer's state is in ``state_path`` (None: the default)."""
         self._kf = kf
         self._answer = answer
-        self._queue: asyncio.Queue[KfCallbackMessage] = asyncio.Queue(max_pending)
-        self._task: asyncio.Task[None] | None = None
-        self.cursors: dict[str, str] = {}
-        """The last ``next_cursor`` handled, per open_kfid."""
+        self.consumer = KfConsumer(kf, self._reply, state_path=state_path)
+        """Pulls each account's new messages and hands them to the bot, once each."""
 
-    def submit(self, event: KfCallbackMessage) -> bool:
-        """Queue a verified callback; never waits, so the handler answers at once.
+    def submit(self, event: KfCallbackMessage) -> None:
+        """Wake the consumer for the event's account; never waits: the handler answers at once."""
+        if event.open_kfid:
+            self.consumer.notify(event.token, event.open_kfid)
 
-        A full queue drops the event: the messages stay in ``sync_msg`` and the
-        next callback of that account pulls them.
-        """
-        try:
-            self._queue.put_nowait(event)
-        except asyncio.QueueFull:
-            logger.warning("callback queue full; dropped an event for %s", event.open_kfid)
-            return False
-        return True
-
-    async def join(self) -> None:
-        """Wait until every queued callback has been handled."""
-        await self._queue.join()
-
-    async def handle(self, event: KfCallbackMessage) -> int:
-        """Pull everything new for the event's account and answer it; returns replies sent."""
-        if not event.open_kfid:
-            return 0
-        replies = 0
-        pages = self._kf.iter_sync_msg(
-            cursor=self.cursors.get(event.open_kfid),
-            token=event.token or None,
-            open_kfid=event.open_kfid,
-        )
-        async for page in pages:
-            for message in page.msg_list:
-                replies += await self._reply(message, event.open_kfid)
-            if page.next_cursor:
-                self.cursors[event.open_kfid] = page.next_cursor
-        return replies
-
-    async def _reply(self, message: SyncedMessage, open_kfid: str) -> int:
+    async def _reply(self, message: SyncedMessage) -> None:
         # Only customers' texts: our own replies come back through sync_msg too.
         if not isinstance(message, TextMessage) or message.origin != Origin.CUSTOMER:
-            return 0
-        if not message.external_userid:
-            return 0
+            return
+        if not message.external_userid or not message.open_kfid:
+            return
         try:
             reply = await self._answer(message)
-            if reply is None:
-                return 0
-            await self._kf.send_msg(message.external_userid, message.open_kfid or open_kfid, reply)
+            if reply is not None:
+                await self._kf.send_msg(message.external_userid, message.open_kfid, reply)
         except Exception:
-            # At most once: a failed reply is logged, never retried with the whole page.
+            # At most once: a failed reply is logged, never sent again (the consumer
+            # would retry a handler that raises, and a send that may have landed must not
+            # be repeated).
             logger.exception("could not answer message %s", message.msgid)
-            return 0
-        return 1
-
-    async def _run(self) -> None:
-        while True:
-            event = await self._queue.get()
-            try:
-                await self.handle(event)
-            except Exception:
-                logger.exception("sync_msg failed for %s", event.open_kfid)
-            finally:
-                self._queue.task_done()
 
     async def __aenter__(self) -> Self:
-        """Start the consumer task."""
-        self._task = asyncio.create_task(self._run(), name="kf-bot-consumer")
+        """Start the consumer."""
+        await self.consumer.__aenter__()
         return self
 
     async def __aexit__(
@@ -132,11 +98,8 @@ class KfBot:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        """Stop the consumer task; callbacks still queued are left to sync_msg."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        """Stop the consumer: an answer being sent finishes first (within a few seconds)."""
+        await self.consumer.aclose()
 
 
 # -- settings shared by the examples ---------------------------------------------
@@ -150,7 +113,8 @@ class Settings:
     ``WECOM_KF_AES_KEY`` (the Kf callback settings) are required;
     ``REDIS_URL`` shares tokens between processes under ``REDIS_PREFIX``;
     ``WECHAT_BASE_URL`` sends every call to an emulator such as
-    ``python -m wechat_async.testing`` instead of WeChat.
+    ``python -m wechat_async.testing`` instead of WeChat; ``KF_STATE_PATH``
+    moves the consumer's SQLite file.
     """
 
     corp_id: str
@@ -160,6 +124,7 @@ class Settings:
     redis_url: str | None = None
     redis_prefix: str = "wechat_async"
     base_url: str | None = None
+    state_path: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -176,6 +141,7 @@ class Settings:
             redis_url=os.environ.get("REDIS_URL") or None,
             redis_prefix=os.environ.get("REDIS_PREFIX") or "wechat_async",
             base_url=os.environ.get("WECHAT_BASE_URL") or None,
+            state_path=os.environ.get("KF_STATE_PATH") or None,
         )
 
 

@@ -120,7 +120,10 @@ async def run_block(block: Block, namespace: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("path", guides(), ids=lambda path: path.stem)
 @pytest.mark.asyncio
-async def test_guide_code_runs(path: Path, request: pytest.FixtureRequest) -> None:
+async def test_guide_code_runs(
+    path: Path, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a KfConsumer's default state is a file in the cwd
     marked = blocks(path)
     if not marked:
         pytest.skip(f"{path.name} has no marked code")

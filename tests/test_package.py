@@ -41,13 +41,22 @@ def test_crypto_and_errors_import_only_stdlib_and_cryptography() -> None:
             assert top not in {"asyncio", "httpx", "redis", "socket"}, name
 
 
-def test_only_the_redis_store_imports_redis() -> None:
+def test_only_the_redis_stores_import_redis() -> None:
     importers = {
         path.relative_to(PACKAGE).as_posix()
         for path in PACKAGE.rglob("*.py")
         if any(name.split(".")[0] == "redis" for name in imported_modules(path))
     }
-    assert importers == {"tokens/redis.py"}
+    assert importers == {"tokens/redis.py", "consumer_state/redis.py"}
+
+
+def test_only_the_sqlite_state_imports_sqlite3() -> None:
+    importers = {
+        path.relative_to(PACKAGE).as_posix()
+        for path in PACKAGE.rglob("*.py")
+        if any(name.split(".")[0] == "sqlite3" for name in imported_modules(path))
+    }
+    assert importers == {"consumer_state/sqlite.py"}
 
 
 def test_importing_crypto_loads_no_io_stack() -> None:
@@ -65,6 +74,18 @@ def test_importing_the_package_does_not_load_redis() -> None:
         "assert 'redis' not in sys.modules, 'redis imported eagerly'; "
         "assert wechat_async.RedisTokenStore.__name__ == 'RedisTokenStore'; "
         "assert 'redis' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)  # noqa: S603
+
+
+def test_the_consumer_loads_only_the_state_it_uses() -> None:
+    code = (
+        "import sys; from wechat_async import KfConsumer, MemoryConsumerState, WeCom; "
+        "kf = WeCom('ww', 's').kf; "
+        "KfConsumer(kf, print, state=MemoryConsumerState()); "
+        "assert not {'redis', 'sqlite3'} & set(sys.modules), 'loaded eagerly'; "
+        "KfConsumer(kf, print); "
+        "assert 'sqlite3' in sys.modules and 'redis' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)  # noqa: S603
 

@@ -2,7 +2,8 @@
 
 The crypto core and the errors load with the package; everything else loads on
 first use, so a sync app that only verifies callbacks never imports asyncio or
-httpx, and only an app that uses ``RedisTokenStore`` imports redis.
+httpx, only an app that uses ``RedisTokenStore`` or ``RedisConsumerState`` imports
+redis, and only one that keeps a `KfConsumer`'s state in SQLite imports sqlite3.
 """
 
 from __future__ import annotations
@@ -51,6 +52,13 @@ from wechat_async.errors import (
 
 if TYPE_CHECKING:
     from wechat_async.consumer import Backoff, KfConsumer
+    from wechat_async.consumer_state import (
+        ConsumerState,
+        ConsumerStateUnavailableError,
+        MemoryConsumerState,
+    )
+    from wechat_async.consumer_state.redis import RedisConsumerState
+    from wechat_async.consumer_state.sqlite import SQLiteConsumerState
     from wechat_async.observability import Event, MetricsHook
     from wechat_async.official_account import parse_kf_event
     from wechat_async.official_account.custom import Custom
@@ -118,6 +126,8 @@ __all__ = [
     "ComponentAccessToken",
     "ConfigurationError",
     "ConnectError",
+    "ConsumerState",
+    "ConsumerStateUnavailableError",
     "CryptoError",
     "Custom",
     "DecodeBase64Error",
@@ -148,6 +158,7 @@ __all__ = [
     "Markdown",
     "Media",
     "MediaDownload",
+    "MemoryConsumerState",
     "MemoryTokenStore",
     "MenuClick",
     "MenuMiniProgram",
@@ -168,11 +179,13 @@ __all__ = [
     "PoolTimeoutError",
     "RateLimitError",
     "ReceiveIdMismatchError",
+    "RedisConsumerState",
     "RedisTokenStore",
     "RefreshSettings",
     "ReplayedMessageError",
     "RequestTimeoutError",
     "RetryPolicy",
+    "SQLiteConsumerState",
     "ServiceState",
     "SignatureInputError",
     "StableAccessToken",
@@ -222,6 +235,11 @@ _LAZY: dict[str, str] = {
     "Transport": "wechat_async.transport",
     "Backoff": "wechat_async.consumer",
     "KfConsumer": "wechat_async.consumer",
+    "ConsumerState": "wechat_async.consumer_state",
+    "ConsumerStateUnavailableError": "wechat_async.consumer_state",
+    "MemoryConsumerState": "wechat_async.consumer_state",
+    "SQLiteConsumerState": "wechat_async.consumer_state.sqlite",
+    "RedisConsumerState": "wechat_async.consumer_state.redis",
     "Custom": "wechat_async.official_account.custom",
     "parse_kf_event": "wechat_async.official_account",
     "Component": "wechat_async.open_platform.component",

@@ -5,24 +5,43 @@ handler calls `KfConsumer.notify` (no I/O, returns at once) and answers
 WeChat. One background task per open_kfid then pulls the pages after the
 stored cursor and calls the handler for every message, in order.
 
+Where the state lives (cursor, lease, dedup marks, the latest callback token;
+see `wechat_async.consumer_state`):
+
+* **by default, a SQLite file**: `SQLiteConsumerState` at
+  ``wechat_async_kf.sqlite3`` in the working directory (``state_path=`` moves
+  it). It survives restarts and crashes; the processes of one host may share it.
+* ``redis=``: `RedisConsumerState`, shared by any number of workers, as
+  durable as the Redis is configured to be.
+* ``state=MemoryConsumerState()``: this process only, **forgotten on
+  restart**, when every message WeChat still returns (days of them) reaches
+  the handler again. An explicit opt-in, for tests and handlers that may repeat.
+* ``state=`` anything else that implements `ConsumerState`.
+
 Delivery guarantees, in plain words:
 
 * **At-least-once pull.** The cursor of an open_kfid advances only after the
   handler has finished (or dead-lettered) every message of a page, so no
   message is skipped: whatever was pulled and not committed is pulled again
   by the next holder.
-* **Effectively-once to the handler, within ``dedup_window``.** The msgid of
-  every message handled is remembered (a sorted set per open_kfid in Redis,
-  scored by time). It is checked before the handler is called and marked
-  right after it returns, so a page pulled twice does not reach the handler
-  twice.
+* **Effectively-once to the handler.** The msgid of every message handled is
+  marked right after the handler returns, and checked before the handler is
+  called, so a page pulled again (after a crash, a takeover, a shutdown
+  mid-page) does not reach the handler twice. A committed page is never
+  pulled again, so the commit that moves the cursor past a page forgets that
+  page's marks in the same atomic step: the marks hold about one page per
+  account. A mark no commit covers lives ``dedup_window`` at most; marking
+  never shortens a mark, so consumers with different settings never cut
+  each other's.
 * **Order** within one open_kfid is kept: one task handles its messages one
   after another, and a failing message holds the stream until it succeeds or
   is dead-lettered. Different open_kfids run concurrently.
-* **One puller per open_kfid.** A lease in Redis (``SET NX PX`` with a random
-  owner value, renewed by Lua compare-and-extend every ``lease_ttl / 3``,
-  released by compare-and-delete) lets exactly one worker pull an open_kfid;
-  the cursor is written only while that lease is still ours (fenced). When a
+* **One puller per open_kfid.** A lease in the state (an owner value drawn
+  per pull and an expiry; ``SET NX PX`` in Redis, renewed by compare-and-extend
+  every ``lease_ttl / 3``, released by compare-and-delete) lets exactly one
+  worker pull an open_kfid. The cursor is written only while that lease is
+  still ours, and the dedup check before each message checks it too, so a
+  puller whose lease lapsed stops before calling the handler again. When a
   holder dies, another worker takes over within about ``lease_ttl``. A worker
   woken while another holds the lease waits for it, then pulls.
 * **Failures.** A handler exception retries the same message after
@@ -39,6 +58,13 @@ Delivery guarantees, in plain words:
   have an unexpected shape does not fail its page: ``sync_msg`` hands it
   over as ``UnknownKfMessage`` (raw dict, ``reason``), so one odd item never
   stops a stream.
+* **Graceful shutdown.** Leaving ``async with`` (or `KfConsumer.aclose`)
+  stops pulling and starts no new message. A handler that is running gets
+  ``shutdown_grace`` seconds to return; its msgid is then marked (even if the
+  grace ends while marking), the cursor committed if it was the last message
+  of its page, and the lease released. A handler still running after the
+  grace is cancelled: it did not finish, so the next holder hands its
+  message to the handler again.
 
 What happens on a crash (process killed) at each point:
 
@@ -52,37 +78,33 @@ What happens on a crash (process killed) at each point:
   page again and skips every marked message (dedup).
 * after the commit: nothing is repeated.
 
-What happens when Redis fails:
+With `MemoryConsumerState` a crash or a restart forgets everything, and the
+points above do not apply: every message is pulled and handled again.
 
-* while Redis is unreachable, every stream logs ``consumer_error``, waits
-  ``backoff`` and tries again; it resumes by itself once Redis answers. A
-  handler that finished during the outage is not called again: its msgid is
-  marked (retried with ``backoff``) once Redis is back.
+What happens when the state fails (Redis down, the SQLite file unwritable):
+
+* every stream waits ``backoff`` and tries again, and resumes by itself once
+  the state answers. The outage is logged once, as a WARNING naming the store
+  and its address, and its end once, at INFO; each retry is a
+  ``consumer_error`` event logged at DEBUG. A handler that finished during the
+  outage is not called again: its msgid is marked (retried with ``backoff``)
+  once the state is back.
 * if Redis comes back with its data (an append-only file), nothing is lost,
   and nothing is repeated unless the outage outlasted ``lease_ttl`` and another
   worker took the open_kfid over before the msgid was marked.
 * if Redis loses its data (restarted without persistence, or a failover to a
-  replica that had not caught up), the cursor and the dedup set are gone: the
+  replica that had not caught up), the cursor and the marks are gone: the
   next pull starts again from the oldest message WeChat still returns, so
   messages already handled reach the handler again. Nothing is skipped (the
   pull stays at-least-once), but a handler that must never repeat an effect
   has to be idempotent on msgid. Each message's first delivery stays in
   order; the replay may come after the message that was in flight.
 
-A message older than ``dedup_window`` whose page was never committed would
-reach the handler again; keep the window above the longest outage you plan to
-survive (WeChat keeps sync_msg history for days; the default is three days).
-Messages without a msgid cannot be deduplicated.
-
-Without Redis the cursor, lease and dedup live in this process: it works for
-one process and forgets everything on restart.
-
-Redis keys of one open_kfid share a hash tag, so they live in one Cluster slot::
-
-    {prefix}:{kf_consumer:<open_kfid>}:cursor   the committed next_cursor
-    {prefix}:{kf_consumer:<open_kfid>}:lease    the puller's owner value, PX lease_ttl
-    {prefix}:{kf_consumer:<open_kfid>}:done     zset msgid -> time handled, trimmed to the window
-    {prefix}:{kf_consumer:<open_kfid>}:token    the latest callback token, PX its remaining life
+A mark lives until the commit that covers it, or ``dedup_window`` at most: a
+page left uncommitted longer than that (an outage of days) may hand its
+handled messages again, so keep the window above the longest outage you plan
+to survive (the default is three days). Messages without a msgid cannot be
+deduplicated.
 
 Events (see `wechat_async.observability`), logged on ``wechat_async.consumer``:
 ``consumer_lease_acquired`` (open_kfid), ``consumer_lease_lost`` (open_kfid),
@@ -102,13 +124,19 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Protocol, Self
+from typing import TYPE_CHECKING, Final, Self, TypeVar
 
-from wechat_async._validate import integer, number
-from wechat_async.errors import APIError, ConfigurationError
+from wechat_async._validate import integer, number, text
+from wechat_async.consumer_state.base import (
+    DEFAULT_STATE_PATH,
+    ConsumerState,
+    ConsumerStateUnavailableError,
+)
+from wechat_async.errors import APIError, ConfigurationError, InvalidArgumentError
 from wechat_async.observability import MetricsHook, emit
 
 if TYPE_CHECKING:
+    import os
     from types import TracebackType
 
     from redis.asyncio import Redis
@@ -131,9 +159,25 @@ SYNC_TOKEN_LIFE: Final = 600.0
 _TOKEN_MARGIN: Final = 30.0
 _E_INVALID_MSG_TOKEN: Final = 95007
 _STOP_TIMEOUT: Final = 5.0
+"""How long shutdown waits for what it cannot cut short: a lease release, a mark landing."""
 
 _LEASE_POLL_MAX: Final = 0.2
 """Longest pause between tries for a lease another worker holds (seconds)."""
+
+_STATE_METHODS: Final = (
+    "acquire",
+    "extend",
+    "release",
+    "load_cursor",
+    "seen",
+    "mark",
+    "commit",
+    "save_token",
+    "load_token",
+    "aclose",
+)
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,152 +195,36 @@ class Backoff:
         return delay * random.uniform(0.5, 1.0) if self.jitter else delay  # noqa: S311
 
 
-# -- state: cursor, lease, dedup ---------------------------------------------------
-
-
-class _State(Protocol):
-    async def acquire(self, open_kfid: str, owner: str, ttl: float) -> bool: ...
-    async def extend(self, open_kfid: str, owner: str, ttl: float) -> bool: ...
-    async def release(self, open_kfid: str, owner: str) -> None: ...
-    async def load_cursor(self, open_kfid: str) -> str | None: ...
-    async def commit_cursor(self, open_kfid: str, owner: str, cursor: str) -> bool: ...
-    async def seen(self, open_kfid: str, msgid: str) -> bool: ...
-    async def mark(self, open_kfid: str, msgid: str) -> None: ...
-    async def save_token(self, open_kfid: str, token: str, ttl: float) -> None: ...
-    async def load_token(self, open_kfid: str) -> str | None: ...
-
-
-class _MemoryState:
-    """One process: the per-open_kfid task is the lease; cursor and dedup in dicts."""
-
-    def __init__(self, window: float) -> None:
-        self._window = window
-        self.cursors: dict[str, str] = {}
-        self.done: dict[str, dict[str, float]] = {}
-
-    async def acquire(self, open_kfid: str, owner: str, ttl: float) -> bool:  # noqa: ARG002
-        return True
-
-    async def extend(self, open_kfid: str, owner: str, ttl: float) -> bool:  # noqa: ARG002
-        return True
-
-    async def release(self, open_kfid: str, owner: str) -> None:
-        pass
-
-    async def load_cursor(self, open_kfid: str) -> str | None:
-        return self.cursors.get(open_kfid)
-
-    async def commit_cursor(self, open_kfid: str, owner: str, cursor: str) -> bool:  # noqa: ARG002
-        self.cursors[open_kfid] = cursor
-        return True
-
-    async def seen(self, open_kfid: str, msgid: str) -> bool:
-        handled_at = self.done.get(open_kfid, {}).get(msgid)
-        return handled_at is not None and handled_at > time.time() - self._window
-
-    async def mark(self, open_kfid: str, msgid: str) -> None:
-        now = time.time()
-        done = self.done.setdefault(open_kfid, {})
-        done[msgid] = now
-        if len(done) % 1000 == 0:
-            cutoff = now - self._window
-            for key in [key for key, at in done.items() if at <= cutoff]:
-                del done[key]
-
-    async def save_token(self, open_kfid: str, token: str, ttl: float) -> None:
-        pass
-
-    async def load_token(self, open_kfid: str) -> str | None:  # noqa: ARG002
-        return None
-
-
-# Renew only while the lease still holds our owner value.
-_EXTEND = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
-return 0
-"""
-# Release by compare-and-delete: never drop a lease a later holder took.
-_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
-# Commit the cursor only while we hold the lease (fencing).
-_COMMIT = """
-if redis.call('get', KEYS[2]) ~= ARGV[1] then return 0 end
-redis.call('set', KEYS[1], ARGV[2])
-return 1
-"""
-# Remember a handled msgid, forget those older than the window, expire the set with it.
-_MARK = """
-redis.call('zadd', KEYS[1], ARGV[2], ARGV[1])
-redis.call('zremrangebyscore', KEYS[1], '-inf', ARGV[3])
-redis.call('pexpire', KEYS[1], ARGV[4])
-return 1
-"""
-
-
-class _RedisState:
-    """Cursor, lease and dedup in Redis (or Cluster: one hash tag per open_kfid)."""
-
-    def __init__(self, redis: Redis | RedisCluster, prefix: str, window: float) -> None:
-        self._redis = redis
-        self._prefix = prefix
-        self._window = window
-        self._extend = redis.register_script(_EXTEND)
-        self._release = redis.register_script(_RELEASE)
-        self._commit = redis.register_script(_COMMIT)
-        self._mark = redis.register_script(_MARK)
-
-    def key(self, open_kfid: str, name: str) -> str:
-        return f"{self._prefix}:{{kf_consumer:{open_kfid}}}:{name}"
-
-    async def acquire(self, open_kfid: str, owner: str, ttl: float) -> bool:
-        return bool(
-            await self._redis.set(self.key(open_kfid, "lease"), owner, nx=True, px=_ms(ttl))
-        )
-
-    async def extend(self, open_kfid: str, owner: str, ttl: float) -> bool:
-        keys = [self.key(open_kfid, "lease")]
-        return bool(await self._extend(keys=keys, args=[owner, _ms(ttl)]))
-
-    async def release(self, open_kfid: str, owner: str) -> None:
-        await self._release(keys=[self.key(open_kfid, "lease")], args=[owner])
-
-    async def load_cursor(self, open_kfid: str) -> str | None:
-        return _text(await self._redis.get(self.key(open_kfid, "cursor")))
-
-    async def commit_cursor(self, open_kfid: str, owner: str, cursor: str) -> bool:
-        keys = [self.key(open_kfid, "cursor"), self.key(open_kfid, "lease")]
-        return bool(await self._commit(keys=keys, args=[owner, cursor]))
-
-    async def seen(self, open_kfid: str, msgid: str) -> bool:
-        score = await self._redis.zscore(self.key(open_kfid, "done"), msgid)
-        return score is not None and float(score) > time.time() - self._window
-
-    async def mark(self, open_kfid: str, msgid: str) -> None:
-        now = time.time()
-        args: list[str | int] = [msgid, repr(now), repr(now - self._window), _ms(self._window)]
-        await self._mark(keys=[self.key(open_kfid, "done")], args=args)
-
-    async def save_token(self, open_kfid: str, token: str, ttl: float) -> None:
-        await self._redis.set(self.key(open_kfid, "token"), token, px=_ms(ttl))
-
-    async def load_token(self, open_kfid: str) -> str | None:
-        return _text(await self._redis.get(self.key(open_kfid, "token")))
-
-
-def _ms(seconds: float) -> int:
-    return max(1, int(seconds * 1000))
-
-
-def _text(value: Any) -> str | None:  # noqa: ANN401 - redis-py's replies are untyped
-    if value is None:
-        return None
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 class _LeaseLostError(Exception):
     """Our lease lapsed or was taken: stop pulling this open_kfid."""
+
+
+def _pick_state(
+    state: ConsumerState | None,
+    state_path: str | os.PathLike[str] | None,
+    redis: Redis | RedisCluster | None,
+    prefix: str,
+) -> tuple[ConsumerState, bool]:
+    """The state the consumer uses, and whether the consumer made it (and so closes it)."""
+    given = [
+        name
+        for name, value in (("state", state), ("redis", redis), ("state_path", state_path))
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise ConfigurationError(f"pass one of state, redis and state_path, not {given}")
+    if state is not None:
+        if not all(callable(getattr(state, name, None)) for name in _STATE_METHODS):
+            raise ConfigurationError("state must implement ConsumerState")
+        return state, False
+    if redis is not None:
+        # Only an app that passes redis= loads redis.
+        from wechat_async.consumer_state.redis import RedisConsumerState  # noqa: PLC0415
+
+        return RedisConsumerState(redis, prefix=prefix), True
+    from wechat_async.consumer_state.sqlite import SQLiteConsumerState  # noqa: PLC0415 - sqlite3
+
+    return SQLiteConsumerState(DEFAULT_STATE_PATH if state_path is None else state_path), True
 
 
 # -- the consumer -------------------------------------------------------------------
@@ -305,11 +233,11 @@ class _LeaseLostError(Exception):
 class KfConsumer:
     """Pull each open_kfid's messages after a callback and call ``handler`` on each, in order.
 
-    Use as ``async with KfConsumer(kf, handler, redis=redis) as consumer:``
-    around the app's lifetime and call `notify` from the callback
-    handler. ``open_kfids`` are also pulled every ``poll_interval`` seconds,
-    without callbacks (WeChat rate-limits sync_msg without a token strictly).
-    See the module docstring for the delivery guarantees.
+    Use as ``async with KfConsumer(kf, handler) as consumer:`` around the app's
+    lifetime and call `notify` from the callback handler. ``open_kfids`` are
+    also pulled every ``poll_interval`` seconds, without callbacks (WeChat
+    rate-limits sync_msg without a token strictly). See the module docstring
+    for the delivery guarantees of each state.
     """
 
     def __init__(
@@ -317,10 +245,13 @@ class KfConsumer:
         kf: Kf,
         handler: Handler,
         *,
+        state: ConsumerState | None = None,
+        state_path: str | os.PathLike[str] | None = None,
         redis: Redis | RedisCluster | None = None,
         prefix: str = "wechat_async",
         lease_ttl: float = 15.0,
         dedup_window: float = 3 * 86400.0,
+        shutdown_grace: float = 5.0,
         max_attempts: int = 5,
         backoff: Callable[[int], float] = Backoff(),
         dead_letter: DeadLetter | None = None,
@@ -329,27 +260,40 @@ class KfConsumer:
         poll_interval: float = 60.0,
         metrics: MetricsHook | None = None,
     ) -> None:
-        """Configure; nothing starts before ``async with``.
+        """Configure; nothing starts (and no file is opened) before ``async with``.
+
+        Pass at most one of ``state`` (any `ConsumerState`, yours to close),
+        ``redis`` (a `RedisConsumerState` under ``prefix``) and ``state_path``
+        (a `SQLiteConsumerState` there). With none, the state is the SQLite
+        file ``wechat_async_kf.sqlite3`` in the working directory: durable
+        across restarts, shareable by the processes of one host. For a state
+        forgotten on restart, pass ``state=MemoryConsumerState()``.
+
+        ``dedup_window`` is the longest a mark lives when no commit covers it;
+        ``shutdown_grace`` how long leaving lets a running handler finish (0:
+        cancel it at once).
 
         Raises:
-            ConfigurationError: ``prefix`` is empty or holds a brace, a duration is not positive,
-                ``max_attempts`` is below 1, or ``limit`` is outside 1-1000.
+            ConfigurationError: more than one of ``state``, ``redis`` and ``state_path`` is
+                given, ``state`` lacks a `ConsumerState` method, ``state_path`` is not a path,
+                ``prefix`` is empty or holds a brace, a duration is not positive
+                (``shutdown_grace`` may be 0), ``max_attempts`` is below 1, or ``limit`` is
+                outside 1-1000.
         """
-        if not prefix or "{" in prefix or "}" in prefix:
+        if not isinstance(prefix, str) or not prefix or "{" in prefix or "}" in prefix:
             raise ConfigurationError("prefix must be non-empty and free of braces")
         number("lease_ttl", lease_ttl)
         number("dedup_window", dedup_window)
+        number("shutdown_grace", shutdown_grace, positive=False)
         number("poll_interval", poll_interval)
         integer("max_attempts", max_attempts, 1)
         integer("limit", limit, 1, 1000)  # sync_msg's documented maximum
         self._kf = kf
         self._handler = handler
-        self._state: _State = (
-            _MemoryState(dedup_window)
-            if redis is None
-            else _RedisState(redis, prefix, dedup_window)
-        )
+        self._state, self._owns_state = _pick_state(state, state_path, redis, prefix)
         self._lease_ttl = lease_ttl
+        self._dedup_window = dedup_window
+        self._shutdown_grace = shutdown_grace
         self._max_attempts = max_attempts
         self._backoff = backoff
         self._dead_letter = dead_letter
@@ -361,12 +305,20 @@ class KfConsumer:
         self._tokens: dict[str, tuple[str, float]] = {}  # open_kfid -> (token, monotonic expiry)
         self._wakes: dict[str, asyncio.Event] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._busy: set[str] = set()  # open_kfids whose handler runs (or whose mark is landing)
         self._poller: asyncio.Task[None] | None = None
         self._running = False
+        self._closing = asyncio.Event()  # set by aclose: finish what runs, start nothing
+        self._state_down = False
 
     def __repr__(self) -> str:
-        """Name the open_kfids being pulled."""
-        return f"KfConsumer(open_kfids={sorted(self._wakes)!r})"
+        """Name the state and the open_kfids being pulled."""
+        return f"KfConsumer(state={self._state!r}, open_kfids={sorted(self._wakes)!r})"
+
+    @property
+    def state(self) -> ConsumerState:
+        """Where cursor, lease, marks and token live."""
+        return self._state
 
     # -- the callback side ---------------------------------------------------------------
 
@@ -374,10 +326,18 @@ class KfConsumer:
         """A ``kf_msg_or_event`` callback arrived: remember its token and wake the puller.
 
         Awaits nothing, so the callback handler can answer WeChat at once.
-        ``token`` (valid 10 minutes) is used for the next pulls of ``open_kfid``.
+        ``token`` (valid 10 minutes; None or "" when the callback had none) is
+        used for the next pulls of ``open_kfid``.
+
+        Raises:
+            InvalidArgumentError: ``open_kfid`` is not a non-empty string, or ``token`` is
+                neither a string nor None.
         """
-        if not open_kfid:
-            return
+        text("open_kfid", open_kfid)
+        if token is not None and not isinstance(token, str):
+            raise InvalidArgumentError(
+                "token", f"must be a string or None, got {type(token).__name__}"
+            )
         if token:
             self._tokens[open_kfid] = (token, time.monotonic() + SYNC_TOKEN_LIFE - _TOKEN_MARGIN)
         self._wake(open_kfid)
@@ -401,6 +361,7 @@ class KfConsumer:
     async def __aenter__(self) -> Self:
         """Start pulling every open_kfid notified so far, and the poller."""
         self._running = True
+        self._closing.clear()
         for open_kfid in self._wakes:
             self._start_stream(open_kfid)
         if self.open_kfids:
@@ -415,19 +376,47 @@ class KfConsumer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        """Stop every task; a lease held is released, an uncommitted page is pulled again."""
+        """Shut down gracefully: see `aclose`."""
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Stop every task (what ``async with`` does on exit)."""
+        """Stop pulling, let running handlers finish within ``shutdown_grace``, release, return.
+
+        No page is pulled and no message started from now on. A handler that
+        is running gets ``shutdown_grace`` seconds to return; then its msgid is
+        marked, the cursor committed if its page is complete, and the lease
+        released. A handler still running after the grace is cancelled; its
+        message reaches the handler again through the next holder. The state
+        is closed if the consumer made it (not a ``state=`` passed in).
+        """
         self._running = False
-        tasks = [*self._tasks.values(), *([self._poller] if self._poller else [])]
+        self._closing.set()
+        streams = dict(self._tasks)
         self._tasks.clear()
-        self._poller = None
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=_STOP_TIMEOUT)
+        waiting = set(streams.values())
+        if self._poller is not None:
+            self._poller.cancel()
+            waiting.add(self._poller)
+            self._poller = None
+        for open_kfid, task in streams.items():
+            if open_kfid not in self._busy:
+                task.cancel()  # between messages: whatever it was doing, the next holder redoes
+        try:
+            if waiting:
+                _, late = await asyncio.wait(waiting, timeout=self._shutdown_grace)
+                for task in late:
+                    task.cancel()  # the grace is over: the handler did not finish
+                if late:
+                    await asyncio.wait(late, timeout=_STOP_TIMEOUT)
+        except asyncio.CancelledError:
+            for task in waiting:  # leaving was cut short: leave nothing running behind
+                task.cancel()
+            raise
+        if self._owns_state:
+            try:
+                await self._state.aclose()
+            except Exception:
+                log.exception("closing the consumer's state failed")
 
     async def _poll(self) -> None:
         while True:
@@ -435,12 +424,30 @@ class KfConsumer:
                 self._wake(open_kfid)
             await asyncio.sleep(self._poll_interval)
 
+    async def _io(self, call: Awaitable[_T]) -> _T:
+        """One state call; an outage is logged when it starts and when it ends, not per retry."""
+        try:
+            result = await call
+        except ConsumerStateUnavailableError as exc:
+            if not self._state_down:
+                self._state_down = True
+                log.warning(
+                    "KfConsumer cannot reach its state (%s); every account waits and retries "
+                    "until it answers",
+                    exc,
+                )
+            raise
+        if self._state_down:
+            self._state_down = False
+            log.info("KfConsumer reaches its state again: %r", self._state)
+        return result
+
     # -- one open_kfid ---------------------------------------------------------------------
 
     async def _stream(self, open_kfid: str) -> None:
         wake = self._wakes[open_kfid]
         failures = 0
-        while True:
+        while not self._closing.is_set():
             await wake.wait()
             wake.clear()
             try:
@@ -449,6 +456,8 @@ class KfConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the stream must outlive any one failure
+                if self._closing.is_set():
+                    return
                 failures += 1
                 wake.set()  # try again after the pause
                 await self._pause_after(open_kfid, exc, failures)
@@ -456,14 +465,20 @@ class KfConsumer:
     async def _pull_with_lease(self, open_kfid: str, wake: asyncio.Event) -> None:
         owner = secrets.token_hex(16)
         delay = min(0.05, self._lease_ttl / 10)
-        while not await self._state.acquire(open_kfid, owner, self._lease_ttl):
-            # Another worker pulls; once it releases (or its lease lapses) we pull
-            # after it, so this wake-up is never lost.
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311
-            # Capped low: the holder learns of new messages only from its own
-            # callbacks, so a waiter's message waits for this poll once the
-            # holder lets go. A GET-sized round trip every 200 ms is cheap.
-            delay = min(delay * 2, self._lease_ttl / 3, _LEASE_POLL_MAX)
+        try:
+            while not await self._io(self._state.acquire(open_kfid, owner, self._lease_ttl)):
+                # Another worker pulls; once it releases (or its lease lapses) we pull
+                # after it, so this wake-up is never lost.
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311
+                # Capped low: the holder learns of new messages only from its own
+                # callbacks, so a waiter's message waits for this poll once the
+                # holder lets go. A GET-sized round trip every 200 ms is cheap.
+                delay = min(delay * 2, self._lease_ttl / 3, _LEASE_POLL_MAX)
+        except asyncio.CancelledError:
+            # Cancelled (by shutdown) while an acquire may have landed: let it go, or the
+            # next holder would wait lease_ttl for a lease nobody uses.
+            await self._release(open_kfid, owner)
+            raise
         emit(self._metrics, "consumer_lease_acquired", log=log, open_kfid=open_kfid)
         pull = asyncio.get_running_loop().create_task(self._drain(open_kfid, owner, wake))
         renew = asyncio.get_running_loop().create_task(self._renew(open_kfid, owner, pull))
@@ -476,28 +491,41 @@ class KfConsumer:
             renew.cancel()
             pull.cancel()
             await asyncio.gather(renew, pull, return_exceptions=True)
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(_STOP_TIMEOUT):
-                    await self._state.release(open_kfid, owner)
+            await self._release(open_kfid, owner)
+
+    async def _release(self, open_kfid: str, owner: str) -> None:
+        """Compare-and-delete the lease, bounded; a failure leaves it to lapse by itself."""
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(_STOP_TIMEOUT):
+                await self._io(self._state.release(open_kfid, owner))
 
     async def _renew(self, open_kfid: str, owner: str, pull: asyncio.Task[None]) -> None:
         while True:
             await asyncio.sleep(self._lease_ttl / 3)
             try:
-                held = await self._state.extend(open_kfid, owner, self._lease_ttl)
+                held = await self._io(self._state.extend(open_kfid, owner, self._lease_ttl))
             except Exception as exc:  # noqa: BLE001 - retried until the lease would lapse
-                log.warning("could not renew the lease of %s: %r", open_kfid, exc)
+                # An unreachable state is logged once by _io; anything else each time.
+                level = (
+                    logging.DEBUG
+                    if isinstance(exc, ConsumerStateUnavailableError)
+                    else logging.WARNING
+                )
+                log.log(level, "could not renew the lease of %s: %s", open_kfid, exc)
                 continue
             if not held:
-                emit(
-                    self._metrics,
-                    "consumer_lease_lost",
-                    log=log,
-                    level=logging.WARNING,
-                    open_kfid=open_kfid,
-                )
+                self._lease_lost(open_kfid)
                 pull.cancel()
                 return
+
+    def _lease_lost(self, open_kfid: str) -> None:
+        emit(
+            self._metrics,
+            "consumer_lease_lost",
+            log=log,
+            level=logging.WARNING,
+            open_kfid=open_kfid,
+        )
 
     def _token(self, open_kfid: str) -> str | None:
         held = self._tokens.get(open_kfid)
@@ -514,14 +542,15 @@ class KfConsumer:
         token = self._token(open_kfid)
         if token is not None:
             ttl = self._tokens[open_kfid][1] - time.monotonic()
-            await self._state.save_token(open_kfid, token, ttl)
+            await self._io(self._state.save_token(open_kfid, token, ttl))
             return token
-        return await self._state.load_token(open_kfid)
+        return await self._io(self._state.load_token(open_kfid))
 
     async def _drain(self, open_kfid: str, owner: str, wake: asyncio.Event) -> None:
         token = await self._shared_token(open_kfid)
-        cursor = await self._state.load_cursor(open_kfid)
-        while True:
+        cursor = await self._io(self._state.load_cursor(open_kfid))
+        covered: list[str] = []  # the msgids the next commit moves past: their marks go with it
+        while not self._closing.is_set():
             wake.clear()  # whatever arrives from here on is in the pages we are about to read
             try:
                 page = await self._kf.sync_msg(
@@ -533,9 +562,13 @@ class KfConsumer:
                 self._tokens.pop(open_kfid, None)
                 token = None  # expired: go on without (rate-limited, but not stuck)
                 continue
-            await self._handle_page(open_kfid, page.msg_list)
+            if not await self._handle_page(open_kfid, owner, page.msg_list):
+                return  # shutting down mid-page: the next holder skips what is marked
+            covered.extend(str(message.msgid) for message in page.msg_list if message.msgid)
             if page.next_cursor and page.next_cursor != cursor:
-                committed = await self._state.commit_cursor(open_kfid, owner, page.next_cursor)
+                committed = await self._io(
+                    self._state.commit(open_kfid, owner, page.next_cursor, covered)
+                )
                 emit(
                     self._metrics,
                     "consumer_commit",
@@ -545,6 +578,7 @@ class KfConsumer:
                 )
                 if not committed:
                     raise _LeaseLostError(open_kfid)
+                covered = []
                 cursor = page.next_cursor
             elif page.has_more:
                 raise APIError(
@@ -553,17 +587,34 @@ class KfConsumer:
             if not page.has_more:
                 return
 
-    async def _handle_page(self, open_kfid: str, messages: Iterable[SyncedMessage]) -> None:
+    async def _handle_page(
+        self, open_kfid: str, owner: str, messages: Iterable[SyncedMessage]
+    ) -> bool:
+        """Hand each new message of a page to the handler; False if shutdown stopped it midway."""
         started = time.monotonic()
         handled = skipped = 0
+        complete = True
         for message in messages:
-            msgid = message.msgid or None
-            if msgid is not None and await self._state.seen(open_kfid, msgid):
-                skipped += 1
-                continue
-            await self._handle_one(open_kfid, message)
+            if self._closing.is_set():
+                complete = False
+                break
+            msgid = str(message.msgid) if message.msgid else None
             if msgid is not None:
-                await self._mark_handled(open_kfid, msgid)
+                seen = await self._io(self._state.seen(open_kfid, owner, msgid))
+                if seen is None:
+                    self._lease_lost(open_kfid)
+                    raise _LeaseLostError(open_kfid)
+                if seen:
+                    skipped += 1
+                    continue
+            # Shutdown lets this finish within its grace instead of cancelling it.
+            self._busy.add(open_kfid)
+            try:
+                await self._handle_one(open_kfid, message)
+                if msgid is not None:
+                    await self._mark_handled(open_kfid, msgid)
+            finally:
+                self._busy.discard(open_kfid)
             handled += 1
         emit(
             self._metrics,
@@ -574,18 +625,31 @@ class KfConsumer:
             skipped=skipped,
             duration=round(time.monotonic() - started, 4),
         )
+        return complete
 
     async def _mark_handled(self, open_kfid: str, msgid: str) -> None:
-        """Remember a handled msgid, retrying while the state is unreachable.
+        """Remember a handled msgid, even through a cancellation (shielded, bounded).
 
-        The handler has finished: giving up here would pull the page again and hand
-        the message a second time, so a Redis outage is waited out instead.
+        The handler has finished: without the mark the next holder would hand
+        the message again. So a cancellation (the shutdown grace is over, the
+        lease was lost) waits up to ``_STOP_TIMEOUT`` for the mark to land.
         """
+        marking = asyncio.get_running_loop().create_task(self._mark(open_kfid, msgid))
+        try:
+            await asyncio.shield(marking)
+        except asyncio.CancelledError:
+            done, _ = await asyncio.wait({marking}, timeout=_STOP_TIMEOUT)
+            if not done:
+                marking.cancel()
+            raise
+
+    async def _mark(self, open_kfid: str, msgid: str) -> None:
+        """Mark, retrying while the state is unreachable: an outage is waited out."""
         failures = 0
         while True:
             try:
-                await self._state.mark(open_kfid, msgid)
-            except Exception as exc:  # noqa: BLE001 - retried until Redis answers
+                await self._io(self._state.mark(open_kfid, msgid, self._dedup_window))
+            except Exception as exc:  # noqa: BLE001 - retried until the state answers
                 failures += 1
                 await self._pause_after(open_kfid, exc, failures)
             else:
@@ -597,7 +661,10 @@ class KfConsumer:
             self._metrics,
             "consumer_error",
             log=log,
-            level=logging.WARNING,
+            # An outage of the state is logged once by _io, not once per retry.
+            level=logging.DEBUG
+            if isinstance(exc, ConsumerStateUnavailableError)
+            else logging.WARNING,
             open_kfid=open_kfid,
             error=repr(exc),
         )

@@ -7,11 +7,11 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 
-from wechat_async import WeCom
+from wechat_async import Origin, Text, WeCom
 from wechat_async.observability import Event
 from wechat_async.testing import FakeWeChat
 from wechat_async.wecom.kf import Kf
-from wechat_async.wecom.kf_messages import SyncedMessage
+from wechat_async.wecom.kf_messages import SyncedMessage, TextMessage
 
 WAIT = 10.0
 
@@ -75,3 +75,36 @@ def msgids(fake: FakeWeChat, open_kfid: str) -> list[str]:
 
 def no_backoff(_: int) -> float:
     return 0.0
+
+
+class Replier:
+    """A handler answering each customer text with send_msg, like a bot; may keep "finishing".
+
+    ``finishing`` seconds pass after the reply is sent and before the handler
+    returns (writing to a database, say). ``finished`` counts the handlers that returned.
+    """
+
+    def __init__(self, kf: Kf, finishing: float = 0.0) -> None:
+        self.kf = kf
+        self.finishing = finishing
+        self.finished = 0
+
+    async def __call__(self, message: SyncedMessage) -> None:
+        if isinstance(message, TextMessage) and message.origin == Origin.CUSTOMER:
+            reply = Text(f"re: {message.text.content}")
+            await self.kf.send_msg(message.external_userid or "", message.open_kfid or "", reply)
+            await asyncio.sleep(self.finishing)
+        self.finished += 1
+
+
+def replies(fake: FakeWeChat) -> list[str]:
+    """The text of every reply the customers got, in order."""
+    return [str(sent.body["content"]) for sent in fake.kf.sent]
+
+
+async def say(fake: FakeWeChat, open_kfid: str, count: int, start: int = 0) -> list[str]:
+    """Customers send ``message {start}`` ... ; their msgids."""
+    return [
+        await fake.kf.customer_says(open_kfid, f"wm_{n % 3}", f"message {n}")
+        for n in range(start, start + count)
+    ]

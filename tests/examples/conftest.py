@@ -70,6 +70,12 @@ def serve_in_thread(app: Any, *, lifespan: Literal["on", "off"] = "off") -> Iter
             loop.close()
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bots keep their consumer's state in a file in the cwd: never in the repository."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def fake_server() -> Iterator[tuple[FakeWeChat, Served]]:
     """FakeWeChat on its own loopback port."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -101,3 +102,20 @@ async def test_url_verification_and_forged_signatures(
     assert refused_post.status_code == 403
     assert 400 <= missing.status_code < 500
     assert fake.calls["cgi-bin/kf/sync_msg"] == 0
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+async def test_a_restarted_bot_answers_nothing_twice(
+    framework: str, fake_server: tuple[FakeWeChat, Served]
+) -> None:
+    fake, served = fake_server
+    open_kfid = fake.kf.add_account("客服")
+    for n, text in enumerate(("你好", "还在吗")):
+        wecom, close = wecom_from_settings(settings(fake, served))
+        async with bot(framework, wecom, close) as callback_url:
+            fake.kf.register_callback(callback_url, token=CALLBACK_TOKEN, encoding_aes_key=AES_KEY)
+            await served.call(fake.kf.customer_says(open_kfid, "wm_alice", text))
+            await served.call(fake.kf.wait_for_sent(n + 1, timeout=5.0))
+            await asyncio.sleep(0.2)  # a repeat would have been sent by now
+    # The consumer's state (a SQLite file in the working directory) survived the restart.
+    assert [s.body["content"] for s in fake.kf.sent] == ["你说：你好", "你说：还在吗"]
