@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import re
 from typing import Any, ClassVar, Final, Self
 
 import attrs
@@ -907,11 +908,22 @@ def _unparsed(raw: dict[str, Any], reason: str) -> UnknownKfMessage:
     # The msgid and msgtype say which item; its content is the customer's, never logged.
     _log.warning(
         "sync_msg item msgid=%r msgtype=%r kept as UnknownKfMessage: %s",
-        (message.msgid or "")[:_LOGGED_ID_CHARS] or None,
-        (message.msgtype or "")[:_LOGGED_ID_CHARS] or None,
+        _loggable_id(message.msgid),
+        _loggable_id(message.msgtype),
         reason,
     )
     return message
+
+
+# WeChat's msgids and msgtypes are short ASCII tokens; anything else in those
+# fields is odd input that may carry the customer's text, so it is not logged.
+_ID_SHAPE: Final = re.compile(rf"[A-Za-z0-9_\-=+/.]{{1,{_LOGGED_ID_CHARS}}}")
+
+
+def _loggable_id(value: str | None) -> str | None:
+    if not value:
+        return None
+    return value if _ID_SHAPE.fullmatch(value) else "<not an id>"
 
 
 converter.register_structure_hook(
