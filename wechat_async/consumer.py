@@ -2,8 +2,9 @@
 
 A ``kf_msg_or_event`` callback only says "something new is waiting"; the web
 handler calls `KfConsumer.notify` (no I/O, returns at once) and answers
-WeChat. One background task per open_kfid then pulls the pages after the
-stored cursor and calls the handler for every message, in order.
+WeChat. A background task for that open_kfid (its stream) then pulls the
+pages after the stored cursor and calls the handler for every message, in
+order; it ends once the account is idle (see "Many accounts" below).
 
 Delivery guarantees, in plain words:
 
@@ -67,6 +68,32 @@ Messages without a msgid cannot be deduplicated.
 
 Without Redis the cursor, lease and dedup live in this process: it works for
 one process and forgets everything on restart.
+
+Many accounts:
+
+* **A stream ends when its account is idle**: after a pull, it waits up to
+  ``idle_timeout`` (2 s) for another callback, then ends; its task, wake-up
+  event and callback token go with it, and the next `notify` starts a fresh
+  one. Tasks and memory follow the accounts active at once, not every account
+  ever notified. (With Redis the token stays in the state for the rest of its
+  10 minutes, so a later pull still uses it; without Redis a pull after the
+  stream ended goes without one until the next callback.)
+* **At most ``max_active_streams`` (32) streams run at once.** An account
+  woken beyond that waits in a queue (one dict entry, no task), oldest first;
+  a stream gives its place up after each pull while others wait, and an idle
+  stream at once. An account whose lease another worker holds is tried again
+  after a pause of up to 200 ms without keeping a place meanwhile.
+* **Redis work is bounded.** A stream runs its Redis commands (lease,
+  cursor, token, dedup, commit) one at a time, and its lease renewal runs
+  beside it without taking a place: at most ``max_active_streams`` data
+  commands and as many renewals are in flight. The cap is lowered to half the
+  client's connection pool (``max_connections``; per node for a Cluster), so
+  a renewal never waits for a connection behind pulls and marks. Size the pool
+  for ``2 x max_active_streams`` plus whatever else the app sends through the
+  same client (its handler, a token store), or give the consumer a client of
+  its own: renewals that fail for ``lease_ttl`` lose the lease.
+* The handler runs inside the stream, so at most ``max_active_streams``
+  handlers run at once; for slow handlers raise it, and the pool with it.
 
 Redis keys of one open_kfid share a hash tag, so they live in one Cluster slot::
 
