@@ -223,6 +223,7 @@ class Run:
     snapshots: list[Snapshot] = field(default_factory=list)
     peaks: Peaks = field(default_factory=Peaks)
     burst_seconds: float = math.nan
+    burst_drained_at: float = math.inf  # monotonic time every account had been pulled
     chatter_messages: int = 0
     max_active_streams: int = 0
 
@@ -419,7 +420,8 @@ class Bench:
                 lambda: all(m in wechat.latencies for m in first_messages),
                 "the burst's messages to be answered",
             )
-            self.run.burst_seconds = time.monotonic() - began
+            self.run.burst_drained_at = time.monotonic()
+            self.run.burst_seconds = self.run.burst_drained_at - began
             print(f"  burst: {args.accounts:,} accounts pulled in {self.run.burst_seconds:.1f}s")
             await self.snapshot("before the idle period", consumer, admin)
             await asyncio.sleep(min(args.idle_period, self.budget.left()))
@@ -470,9 +472,26 @@ def print_table(run: Run) -> None:
         print(f"  {label:<{width}}" + "".join(f"  {v:>{col}}" for v in values))
 
 
+def latencies(run: Run, bench: Bench) -> dict[str, list[float]]:
+    """Seconds from message to reply: sent during the burst, and after it had drained."""
+    wechat = bench.wechat
+    during = [v for m, v in wechat.latencies.items() if wechat.sent_at[m] < run.burst_drained_at]
+    after = [v for m, v in wechat.latencies.items() if wechat.sent_at[m] >= run.burst_drained_at]
+    return {"during the burst": during, "after the burst": after}
+
+
+def _latency_ms(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p99": None, "max": None}
+    return {
+        "p50": round(_percentile(values, 50) * 1000, 1),
+        "p99": round(_percentile(values, 99) * 1000, 1),
+        "max": round(max(values) * 1000, 1),
+    }
+
+
 def print_run(run: Run, bench: Bench) -> None:
     peaks, wechat = run.peaks, bench.wechat
-    latencies = list(wechat.latencies.values())
     print(
         f"  during the run (sampled every {SAMPLE:g}s): at most {peaks.streams:,} stream tasks "
         f"(max_active_streams {run.max_active_streams}), {peaks.tasks:,} asyncio tasks, "
@@ -480,11 +499,14 @@ def print_run(run: Run, bench: Bench) -> None:
     )
     print(
         f"  messages: {len(wechat.sent_at):,} ({len(bench.active):,} waiting at the burst, "
-        f"{run.chatter_messages:,} chatter), {len(latencies):,} answered; "
-        f"latency message -> reply p50 {_num(_percentile(latencies, 50) * 1000, 1)} ms, "
-        f"p99 {_num(_percentile(latencies, 99) * 1000, 1)} ms, "
-        f"max {_num(max(latencies, default=math.nan) * 1000, 1)} ms"
+        f"{run.chatter_messages:,} chatter), {len(wechat.latencies):,} answered"
     )
+    for phase, values in latencies(run, bench).items():
+        ms = _latency_ms(values)
+        print(
+            f"  latency message -> reply, {len(values):,} sent {phase}: "
+            f"p50 {ms['p50']} ms, p99 {ms['p99']} ms, max {ms['max']} ms"
+        )
     print(
         f"  sync_msg calls: {wechat.sync_calls:,}; lease acquisitions: "
         f"{bench.events['consumer_lease_acquired']:,}; events: "
@@ -534,7 +556,6 @@ def print_targets(verdicts: list[tuple[str, bool]]) -> bool:
 def record(
     args: argparse.Namespace, run: Run, bench: Bench, verdicts: list[tuple[str, bool]]
 ) -> dict[str, Any]:
-    latencies = list(bench.wechat.latencies.values())
     return {
         "benchmark": "kf_scale",
         "machine": machine(),
@@ -579,9 +600,8 @@ def record(
         "burst_seconds": round(run.burst_seconds, 2),
         "messages": len(bench.wechat.sent_at),
         "latency_ms": {
-            "p50": round(_percentile(latencies, 50) * 1000, 1) if latencies else None,
-            "p99": round(_percentile(latencies, 99) * 1000, 1) if latencies else None,
-            "max": round(max(latencies) * 1000, 1) if latencies else None,
+            phase: {"messages": len(values), **_latency_ms(values)}
+            for phase, values in latencies(run, bench).items()
         },
         "sync_msg_calls": bench.wechat.sync_calls,
         "events": dict(bench.events),
