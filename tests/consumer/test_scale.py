@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 import pytest_asyncio
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
 
 from tests.consumer.helpers import Events, Recorder, kf_on, msgids, wait_until
 from wechat_async import WeCom
@@ -270,6 +271,8 @@ def test_the_streams_are_capped_at_half_the_redis_pool() -> None:
     assert KfConsumer(kf, handler, redis=small, max_active_streams=64).max_active_streams == 5
     tiny = Redis(connection_pool=BlockingConnectionPool(max_connections=1))
     assert KfConsumer(kf, handler, redis=tiny).max_active_streams == 1
+    cluster = RedisCluster(host="127.0.0.1", port=7000, max_connections=20)  # a pool per node
+    assert KfConsumer(kf, handler, redis=cluster).max_active_streams == 10
     for bad in ({"max_active_streams": 0}, {"idle_timeout": -1}, {"idle_timeout": "2"}):
         with pytest.raises(ConfigurationError):
             KfConsumer(kf, handler, **bad)
