@@ -532,11 +532,12 @@ class KfConsumer:
         pulling = turn_taken = False
         try:
             while True:
-                if not wake.is_set() and not self._pending and self._idle_timeout > 0:
+                if self._running and not wake.is_set() and not self._pending and self._idle_timeout:
                     await self._linger(open_kfid, wake)
                 # Nothing is awaited from this check to the return: a notify either came
                 # before it (the wake is set: pull again) or finds no stream and starts one.
-                if not wake.is_set() or (turn_taken and self._pending):
+                # Stopping (aclose), a stream ends after its pull; a wake-up waits for a start.
+                if not wake.is_set() or not self._running or (turn_taken and self._pending):
                     self._forget(open_kfid, wake)
                     if wake.is_set():  # more to pull, but others have waited longer
                         self._pending[open_kfid] = failures
