@@ -66,6 +66,8 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/token_contention.py", *session.posargs)
     # 微信客服 end to end over loopback: callback -> KfConsumer -> handler -> send_msg.
     session.run("python", "benchmarks/kf_throughput.py")
+    # 100,000 微信客服 accounts notified once: tasks, memory, Redis connections, leases.
+    session.run("python", "benchmarks/kf_scale.py")
 
 
 @nox.session(python=PYTHON)

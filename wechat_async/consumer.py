@@ -2,8 +2,9 @@
 
 A ``kf_msg_or_event`` callback only says "something new is waiting"; the web
 handler calls `KfConsumer.notify` (no I/O, returns at once) and answers
-WeChat. One background task per open_kfid then pulls the pages after the
-stored cursor and calls the handler for every message, in order.
+WeChat. A background task for that open_kfid (its stream) then pulls the
+pages after the stored cursor and calls the handler for every message, in
+order; it ends once the account is idle (see "Many accounts" below).
 
 Where the state lives (cursor, lease, dedup marks, the latest callback token;
 see `wechat_async.consumer_state`):
@@ -106,6 +107,32 @@ handled messages again, so keep the window above the longest outage you plan
 to survive (the default is three days). Messages without a msgid cannot be
 deduplicated.
 
+Many accounts:
+
+* **A stream ends when its account is idle**: after a pull, it waits up to
+  ``idle_timeout`` (2 s) for another callback, then ends; its task, wake-up
+  event and callback token go with it, and the next `notify` starts a fresh
+  one. Tasks and memory follow the accounts active at once, not every account
+  ever notified. (With Redis the token stays in the state for the rest of its
+  10 minutes, so a later pull still uses it; without Redis a pull after the
+  stream ended goes without one until the next callback.)
+* **At most ``max_active_streams`` (32) streams run at once.** An account
+  woken beyond that waits in a queue (one dict entry, no task), oldest first;
+  a stream gives its place up after each pull while others wait, and an idle
+  stream at once. An account whose lease another worker holds is tried again
+  after a pause of up to 200 ms without keeping a place meanwhile.
+* **Redis work is bounded.** A stream runs its Redis commands (lease,
+  cursor, token, dedup, commit) one at a time, and its lease renewal runs
+  beside it without taking a place: at most ``max_active_streams`` data
+  commands and as many renewals are in flight. The cap is lowered to half the
+  client's connection pool (``max_connections``; per node for a Cluster), so
+  a renewal never waits for a connection behind pulls and marks. Size the pool
+  for ``2 x max_active_streams`` plus whatever else the app sends through the
+  same client (its handler, a token store), or give the consumer a client of
+  its own: renewals that fail for ``lease_ttl`` lose the lease.
+* The handler runs inside the stream, so at most ``max_active_streams``
+  handlers run at once; for slow handlers raise it, and the pool with it.
+
 Events (see `wechat_async.observability`), logged on ``wechat_async.consumer``:
 ``consumer_lease_acquired`` (open_kfid), ``consumer_lease_lost`` (open_kfid),
 ``consumer_page`` (open_kfid, handled, skipped, duration), ``consumer_commit``
@@ -122,6 +149,7 @@ import logging
 import random
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Self, TypeVar
@@ -227,6 +255,20 @@ def _pick_state(
     return SQLiteConsumerState(DEFAULT_STATE_PATH if state_path is None else state_path), True
 
 
+class _LeaseBusyError(Exception):
+    """Another worker holds the lease while other open_kfids wait for a stream: step aside."""
+
+
+def _pool_size(redis: object) -> int | None:
+    """The most connections ``redis`` opens (per node for a Cluster), if it says."""
+    pool = getattr(redis, "connection_pool", None)  # redis.asyncio.Redis
+    size = getattr(pool, "max_connections", None)
+    if size is None:  # RedisCluster: every node gets a pool of this size
+        kwargs = getattr(getattr(redis, "nodes_manager", None), "connection_kwargs", None)
+        size = kwargs.get("max_connections") if isinstance(kwargs, dict) else None
+    return size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else None
+
+
 # -- the consumer -------------------------------------------------------------------
 
 
@@ -258,6 +300,8 @@ class KfConsumer:
         limit: int = 1000,
         open_kfids: Iterable[str] = (),
         poll_interval: float = 60.0,
+        max_active_streams: int = 32,
+        idle_timeout: float = 2.0,
         metrics: MetricsHook | None = None,
     ) -> None:
         """Configure; nothing starts (and no file is opened) before ``async with``.
@@ -273,12 +317,17 @@ class KfConsumer:
         ``shutdown_grace`` how long leaving lets a running handler finish (0:
         cancel it at once).
 
+        At most ``max_active_streams`` open_kfids are pulled at once (never more
+        than half of ``redis``'s connection pool: each holds one data command and
+        one lease renewal at a time); the others wait their turn. A stream ends
+        after ``idle_timeout`` seconds without a callback (0: at once).
+
         Raises:
             ConfigurationError: more than one of ``state``, ``redis`` and ``state_path`` is
                 given, ``state`` lacks a `ConsumerState` method, ``state_path`` is not a path,
                 ``prefix`` is empty or holds a brace, a duration is not positive
-                (``shutdown_grace`` may be 0), ``max_attempts`` is below 1, or ``limit`` is
-                outside 1-1000.
+                (``shutdown_grace`` and ``idle_timeout`` may be 0), ``max_attempts`` or
+                ``max_active_streams`` is below 1, or ``limit`` is outside 1-1000.
         """
         if not isinstance(prefix, str) or not prefix or "{" in prefix or "}" in prefix:
             raise ConfigurationError("prefix must be non-empty and free of braces")
@@ -286,7 +335,9 @@ class KfConsumer:
         number("dedup_window", dedup_window)
         number("shutdown_grace", shutdown_grace, positive=False)
         number("poll_interval", poll_interval)
+        number("idle_timeout", idle_timeout, positive=False)
         integer("max_attempts", max_attempts, 1)
+        integer("max_active_streams", max_active_streams, 1)
         integer("limit", limit, 1, 1000)  # sync_msg's documented maximum
         self._kf = kf
         self._handler = handler
@@ -302,14 +353,33 @@ class KfConsumer:
         """Pulled every ``poll_interval`` seconds even without a callback."""
         self._poll_interval = poll_interval
         self._metrics = metrics
+        # Half the pool: a stream's data commands run one at a time and its lease renewals
+        # (never queued behind them) take the other half, so neither waits for a connection.
+        client = redis if redis is not None else getattr(self._state, "redis", None)
+        pool = None if client is None else _pool_size(client)
+        self._max_streams = (
+            max_active_streams if pool is None else max(1, min(max_active_streams, pool // 2))
+        )
+        self._idle_timeout = idle_timeout
         self._tokens: dict[str, tuple[str, float]] = {}  # open_kfid -> (token, monotonic expiry)
+        # Each open_kfid with work is in exactly one of: a stream (_wakes and _tasks, at most
+        # _max_streams), _pending (woken, waiting for a stream; value: failures so far) or
+        # _parked (its lease is held elsewhere; retried by a timer). Idle ones are nowhere.
         self._wakes: dict[str, asyncio.Event] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._busy: set[str] = set()  # open_kfids whose handler runs (or whose mark is landing)
+        self._pending: OrderedDict[str, int] = OrderedDict()
+        self._parked: dict[str, asyncio.TimerHandle] = {}
+        self._lingering: dict[str, asyncio.Timeout] = {}  # idle streams waiting for a callback
         self._poller: asyncio.Task[None] | None = None
         self._running = False
         self._closing = asyncio.Event()  # set by aclose: finish what runs, start nothing
         self._state_down = False
+
+    @property
+    def max_active_streams(self) -> int:
+        """How many open_kfids are pulled at once at most: the setting, capped at half the pool."""
+        return self._max_streams
 
     def __repr__(self) -> str:
         """Name the state and the open_kfids being pulled."""
@@ -344,17 +414,47 @@ class KfConsumer:
 
     def _wake(self, open_kfid: str) -> None:
         wake = self._wakes.get(open_kfid)
-        if wake is None:
-            wake = self._wakes[open_kfid] = asyncio.Event()
-        wake.set()
-        if self._running and open_kfid not in self._tasks:
-            self._start_stream(open_kfid)
+        if wake is not None:  # its stream pulls again once the current pull is done
+            wake.set()
+            return
+        parked = self._parked.pop(open_kfid, None)
+        if parked is not None:
+            parked.cancel()  # a callback: try the lease now rather than after the pause
+        if self._running and not self._pending and len(self._tasks) < self._max_streams:
+            self._start_stream(open_kfid, 0)
+        elif open_kfid not in self._pending:
+            self._pending[open_kfid] = 0
+            if self._running and self._lingering:
+                # An idle stream gives its place up now rather than after idle_timeout.
+                _, linger = self._lingering.popitem()
+                if not linger.expired():
+                    linger.reschedule(asyncio.get_running_loop().time())
 
-    def _start_stream(self, open_kfid: str) -> None:
+    def _start_stream(self, open_kfid: str, failures: int) -> None:
+        wake = self._wakes[open_kfid] = asyncio.Event()
+        wake.set()
         task = asyncio.get_running_loop().create_task(
-            self._stream(open_kfid), name=f"kf-consumer-{open_kfid}"
+            self._stream(open_kfid, wake, failures), name=f"kf-consumer-{open_kfid}"
         )
         self._tasks[open_kfid] = task
+
+    def _start_pending(self) -> None:
+        """Give the open_kfids waiting longest the streams free now."""
+        while self._running and self._pending and len(self._tasks) < self._max_streams:
+            open_kfid, failures = self._pending.popitem(last=False)
+            self._start_stream(open_kfid, failures)
+
+    def _forget(self, open_kfid: str, wake: asyncio.Event) -> None:
+        """Drop the calling stream's entries (not those of a newer stream of the open_kfid)."""
+        if self._wakes.get(open_kfid) is wake:
+            del self._wakes[open_kfid]
+        task = self._tasks.get(open_kfid)
+        if task is not None and task is asyncio.current_task():
+            del self._tasks[open_kfid]
+
+    def _unpark(self, open_kfid: str) -> None:
+        if self._parked.pop(open_kfid, None) is not None:
+            self._wake(open_kfid)
 
     # -- lifetime ------------------------------------------------------------------------
 
@@ -362,8 +462,7 @@ class KfConsumer:
         """Start pulling every open_kfid notified so far, and the poller."""
         self._running = True
         self._closing.clear()
-        for open_kfid in self._wakes:
-            self._start_stream(open_kfid)
+        self._start_pending()
         if self.open_kfids:
             self._poller = asyncio.get_running_loop().create_task(
                 self._poll(), name="kf-consumer-poll"
@@ -391,6 +490,10 @@ class KfConsumer:
         """
         self._running = False
         self._closing.set()
+        for open_kfid, retry in self._parked.items():  # pulled on the next start instead
+            retry.cancel()
+            self._pending.setdefault(open_kfid, 0)
+        self._parked.clear()
         streams = dict(self._tasks)
         self._tasks.clear()
         waiting = set(streams.values())
@@ -444,29 +547,72 @@ class KfConsumer:
 
     # -- one open_kfid ---------------------------------------------------------------------
 
-    async def _stream(self, open_kfid: str) -> None:
-        wake = self._wakes[open_kfid]
-        failures = 0
-        while not self._closing.is_set():
-            await wake.wait()
-            wake.clear()
-            try:
-                await self._pull_with_lease(open_kfid, wake)
-                failures = 0
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the stream must outlive any one failure
-                if self._closing.is_set():
+    async def _stream(self, open_kfid: str, wake: asyncio.Event, failures: int) -> None:
+        """Pull ``open_kfid`` while callbacks keep coming; end when idle or others wait."""
+        pulling = turn_taken = False
+        try:
+            while True:
+                if self._running and not wake.is_set() and not self._pending and self._idle_timeout:
+                    await self._linger(open_kfid, wake)
+                # Nothing is awaited from this check to the return: a notify either came
+                # before it (the wake is set: pull again) or finds no stream and starts one.
+                # Stopping (aclose), a stream ends after its pull; a wake-up waits for a start.
+                if not wake.is_set() or not self._running or (turn_taken and self._pending):
+                    self._forget(open_kfid, wake)
+                    if wake.is_set():  # more to pull, but others have waited longer
+                        self._pending[open_kfid] = failures
+                    else:
+                        self._tokens.pop(open_kfid, None)  # with Redis it is in the state too
+                    self._start_pending()
                     return
-                failures += 1
-                wake.set()  # try again after the pause
-                await self._pause_after(open_kfid, exc, failures)
+                wake.clear()
+                pulling = turn_taken = True
+                try:
+                    await self._pull_with_lease(open_kfid, wake)
+                    failures = 0
+                except _LeaseBusyError:
+                    self._forget(open_kfid, wake)
+                    self._park(open_kfid)
+                    self._start_pending()
+                    return
+                except Exception as exc:  # noqa: BLE001 - the stream must outlive any one failure
+                    failures += 1
+                    wake.set()  # try again after the pause
+                    await self._pause_after(open_kfid, exc, failures)
+                pulling = False
+        except asyncio.CancelledError:
+            self._forget(open_kfid, wake)
+            if not self._running and (pulling or wake.is_set()):
+                self._pending.setdefault(open_kfid, failures)  # pulled on the next start
+            self._start_pending()
+            raise
+
+    async def _linger(self, open_kfid: str, wake: asyncio.Event) -> None:
+        """Wait up to ``idle_timeout`` for a callback; `_wake` cuts it short if others queue."""
+        try:
+            async with asyncio.timeout(self._idle_timeout) as linger:
+                self._lingering[open_kfid] = linger
+                await wake.wait()
+        except TimeoutError:
+            pass
+        finally:
+            self._lingering.pop(open_kfid, None)
+
+    def _park(self, open_kfid: str) -> None:
+        """Try the lease again after a pause, without holding a stream meanwhile."""
+        delay = min(self._lease_ttl / 3, _LEASE_POLL_MAX) * random.uniform(0.5, 1.0)  # noqa: S311
+        loop = asyncio.get_running_loop()
+        self._parked[open_kfid] = loop.call_later(delay, self._unpark, open_kfid)
 
     async def _pull_with_lease(self, open_kfid: str, wake: asyncio.Event) -> None:
+        # The stream is this open_kfid's place among the _max_streams: every Redis command
+        # below runs inside it, one at a time; only the lease renewal runs beside it.
         owner = secrets.token_hex(16)
         delay = min(0.05, self._lease_ttl / 10)
         try:
             while not await self._io(self._state.acquire(open_kfid, owner, self._lease_ttl)):
+                if self._pending:
+                    raise _LeaseBusyError(open_kfid)  # let a waiting open_kfid have the stream
                 # Another worker pulls; once it releases (or its lease lapses) we pull
                 # after it, so this wake-up is never lost.
                 await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311
@@ -500,7 +646,14 @@ class KfConsumer:
                 await self._io(self._state.release(open_kfid, owner))
 
     async def _renew(self, open_kfid: str, owner: str, pull: asyncio.Task[None]) -> None:
+        # Takes no stream's place: the streams are capped at half the pool, so a renewal
+        # finds a connection free instead of queueing behind pulls and marks.
+        this = asyncio.current_task()
         while True:
+            # On Python 3.11 redis-py's asyncio.wait_for can swallow our cancel when a
+            # reply lands at the same moment; the task would then renew forever.
+            if this is not None and this.cancelling():
+                raise asyncio.CancelledError
             await asyncio.sleep(self._lease_ttl / 3)
             try:
                 held = await self._io(self._state.extend(open_kfid, owner, self._lease_ttl))

@@ -102,6 +102,11 @@ class RedisConsumerState:
         """Show where Redis is and the prefix; never a password."""
         return f"RedisConsumerState({_address(self._redis)}, prefix={self._prefix!r})"
 
+    @property
+    def redis(self) -> Redis | RedisCluster:
+        """The client in use (its pool sizes how many accounts a `KfConsumer` pulls at once)."""
+        return self._redis
+
     def key(self, open_kfid: str, name: str) -> str:
         """The Redis key ``name`` (cursor, lease, done, token) of ``open_kfid``."""
         return f"{self._prefix}:{{kf_consumer:{open_kfid}}}:{name}"
