@@ -38,9 +38,21 @@ __all__ = [
     "omit_none",
     "one_or_both",
     "optional_text",
+    "redis_prefix",
     "str_list",
     "text",
 ]
+
+
+def redis_prefix(value: object) -> str:
+    """A Redis key prefix: a non-empty string without braces.
+
+    A brace would break the hash tag that keeps each account's or token's keys in one
+    Cluster slot.
+    """
+    if not isinstance(value, str) or not value or "{" in value or "}" in value:
+        raise InvalidArgumentError("prefix", "must be a non-empty string free of braces")
+    return value
 
 
 def text(

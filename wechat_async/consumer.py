@@ -154,7 +154,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Self, TypeVar
 
-from wechat_async._validate import integer, number, text
+from wechat_async._validate import integer, number, redis_prefix, text
 from wechat_async.consumer_state.base import (
     DEFAULT_STATE_PATH,
     ConsumerState,
@@ -329,8 +329,7 @@ class KfConsumer:
                 (``shutdown_grace`` and ``idle_timeout`` may be 0), ``max_attempts`` or
                 ``max_active_streams`` is below 1, or ``limit`` is outside 1-1000.
         """
-        if not isinstance(prefix, str) or not prefix or "{" in prefix or "}" in prefix:
-            raise ConfigurationError("prefix must be non-empty and free of braces")
+        redis_prefix(prefix)
         number("lease_ttl", lease_ttl)
         number("dedup_window", dedup_window)
         number("shutdown_grace", shutdown_grace, positive=False)

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
+from wechat_async._validate import redis_prefix
 from wechat_async.consumer_state.base import ConsumerStateUnavailableError
-from wechat_async.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Sequence
@@ -88,10 +88,8 @@ class RedisConsumerState:
             ConfigurationError: ``prefix`` is empty or contains a brace (it would break the hash
                 tag).
         """
-        if not isinstance(prefix, str) or not prefix or "{" in prefix or "}" in prefix:
-            raise ConfigurationError("prefix must be non-empty and free of braces")
         self._redis = redis
-        self._prefix = prefix
+        self._prefix = redis_prefix(prefix)
         self._extend = redis.register_script(_EXTEND)
         self._release = redis.register_script(_RELEASE)
         self._seen = redis.register_script(_SEEN)

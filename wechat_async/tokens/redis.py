@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
-from wechat_async.errors import ConfigurationError
+from wechat_async._validate import redis_prefix
 from wechat_async.tokens.store import Lease, StoredToken, TokenStoreUnavailableError
 
 if TYPE_CHECKING:
@@ -78,10 +78,8 @@ class RedisTokenStore:
             ConfigurationError: ``prefix`` is empty or contains a brace (it would break the hash
                 tag).
         """
-        if not prefix or "{" in prefix or "}" in prefix:
-            raise ConfigurationError("prefix must be non-empty and free of braces")
         self._redis = redis
-        self._prefix = prefix
+        self._prefix = redis_prefix(prefix)
         self._save = redis.register_script(_SAVE)
         self._release = redis.register_script(_RELEASE)
         self._delete_if = redis.register_script(_DELETE_IF)
