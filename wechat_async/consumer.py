@@ -639,7 +639,20 @@ class KfConsumer:
             await self._release(open_kfid, owner)
 
     async def _release(self, open_kfid: str, owner: str) -> None:
-        """Compare-and-delete the lease, bounded; a failure leaves it to lapse by itself."""
+        """Compare-and-delete the lease, even through a cancellation (shielded, bounded).
+
+        Releasing is what a stream does last, often while `aclose` cancels it: cut
+        short, the lease would stay and the next holder wait ``lease_ttl`` for it.
+        """
+        releasing = asyncio.get_running_loop().create_task(self._release_now(open_kfid, owner))
+        try:
+            await asyncio.shield(releasing)
+        except asyncio.CancelledError:
+            await asyncio.wait({releasing}, timeout=_STOP_TIMEOUT)
+            raise
+
+    async def _release_now(self, open_kfid: str, owner: str) -> None:
+        # A failure leaves the lease to lapse by itself.
         with contextlib.suppress(Exception):
             async with asyncio.timeout(_STOP_TIMEOUT):
                 await self._io(self._state.release(open_kfid, owner))

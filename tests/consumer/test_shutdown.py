@@ -150,3 +150,33 @@ async def test_closing_while_the_lease_is_being_taken_lets_it_go() -> None:
                 await state.took.wait()
     # Not held for lease_ttl (15 s) by a consumer that is gone: the next one pulls at once.
     assert await state.acquire(open_kfid, "next", 10) is True
+
+
+class SlowRelease(MemoryConsumerState):
+    """Releasing takes a while, as a round trip to a busy Redis does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.releasing = asyncio.Event()
+
+    async def release(self, open_kfid: str, owner: str) -> None:
+        self.releasing.set()
+        await asyncio.sleep(0.2)
+        await super().release(open_kfid, owner)
+
+
+@pytest.mark.asyncio
+async def test_a_shutdown_that_lands_while_the_lease_is_released_still_releases_it() -> None:
+    fake = FakeWeChat()
+    open_kfid = fake.kf.add_account()
+    await say(fake, open_kfid, 1)
+    state = SlowRelease()
+    async with kf_on(fake) as kf:
+        consumer = KfConsumer(kf, Replier(kf), state=state, idle_timeout=0)
+        async with consumer:
+            consumer.notify(None, open_kfid)
+            async with asyncio.timeout(5):
+                await state.releasing.wait()  # the pull is done; its lease is being let go
+        # Leaving cancelled the stream in the middle of that: the release still landed,
+        # so the next holder does not wait lease_ttl for a lease nobody uses.
+    assert await state.acquire(open_kfid, "next-holder", 15.0)
