@@ -302,6 +302,7 @@ class KfConsumer:
         poll_interval: float = 60.0,
         max_active_streams: int = 32,
         idle_timeout: float = 2.0,
+        state_timeout: float = 5.0,
         metrics: MetricsHook | None = None,
     ) -> None:
         """Configure; nothing starts (and no file is opened) before ``async with``.
@@ -315,7 +316,8 @@ class KfConsumer:
 
         ``dedup_window`` is the longest a mark lives when no commit covers it;
         ``shutdown_grace`` how long leaving lets a running handler finish (0:
-        cancel it at once).
+        cancel it at once); ``state_timeout`` the longest one call to the state
+        may take before the state counts as unreachable (logged once, retried).
 
         At most ``max_active_streams`` open_kfids are pulled at once (never more
         than half of ``redis``'s connection pool: each holds one data command and
@@ -335,6 +337,7 @@ class KfConsumer:
         number("shutdown_grace", shutdown_grace, positive=False)
         number("poll_interval", poll_interval)
         number("idle_timeout", idle_timeout, positive=False)
+        number("state_timeout", state_timeout)
         integer("max_attempts", max_attempts, 1)
         integer("max_active_streams", max_active_streams, 1)
         integer("limit", limit, 1, 1000)  # sync_msg's documented maximum
@@ -360,6 +363,7 @@ class KfConsumer:
             max_active_streams if pool is None else max(1, min(max_active_streams, pool // 2))
         )
         self._idle_timeout = idle_timeout
+        self._state_timeout = state_timeout
         self._tokens: dict[str, tuple[str, float]] = {}  # open_kfid -> (token, monotonic expiry)
         # Each open_kfid with work is in exactly one of: a stream (_wakes and _tasks, at most
         # _max_streams), _pending (woken, waiting for a stream; value: failures so far) or
@@ -527,9 +531,19 @@ class KfConsumer:
             await asyncio.sleep(self._poll_interval)
 
     async def _io(self, call: Awaitable[_T]) -> _T:
-        """One state call; an outage is logged when it starts and when it ends, not per retry."""
+        """One state call, bounded by ``state_timeout``; outages logged at start and end only.
+
+        A store that stops answering without refusing (a stopped Redis, a partition)
+        counts as unavailable once the deadline passes, like one that refuses.
+        """
         try:
-            result = await call
+            try:
+                async with asyncio.timeout(self._state_timeout):
+                    result = await call
+            except TimeoutError as exc:
+                raise ConsumerStateUnavailableError(
+                    f"{self._state!r} did not answer within {self._state_timeout:g}s"
+                ) from exc
         except ConsumerStateUnavailableError as exc:
             if not self._state_down:
                 self._state_down = True

@@ -8,6 +8,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -118,3 +121,53 @@ async def test_a_redis_outage_is_logged_once_naming_redis_and_its_address(
     retries = [r for r in during if "consumer_error" in r.getMessage()]
     assert len(retries) >= 10
     assert {r.levelno for r in retries} == {logging.DEBUG}
+
+
+@pytest.mark.asyncio
+async def test_a_redis_that_stops_answering_is_an_outage_within_state_timeout(
+    redis_server: RedisProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SIGSTOP: connections are accepted, nothing answers, and the client has no timeout."""
+    caplog.set_level(logging.DEBUG, logger="wechat_async.consumer")
+    assert redis_server.process is not None
+    pid = redis_server.process.pid
+    client = Redis.from_url(redis_server.url)  # no socket timeout: the bound must be ours
+    fake = FakeWeChat()
+    open_kfid = fake.kf.add_account()
+    handler = Recorder()
+    try:
+        async with (
+            kf_on(fake) as kf,
+            KfConsumer(
+                kf,
+                handler,
+                redis=client,
+                prefix="wa-test-hung",
+                state_timeout=0.3,
+                shutdown_grace=0.5,
+                backoff=Backoff(initial=0.02, maximum=0.05),
+            ) as consumer,
+        ):
+            ids = await say(fake, open_kfid, 1)
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                consumer.notify(fake.kf._issue_sync_token(), open_kfid)
+                await wait_until(
+                    lambda: any(r.levelno >= logging.WARNING for r in caplog.records),
+                    timeout=3,
+                )
+                assert handler.seen == []
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            await wait_until(lambda: handler.seen == ids, timeout=10)
+            closing = time.monotonic()
+        assert time.monotonic() - closing < 5
+    finally:
+        await client.aclose()
+
+    ours = [r for r in caplog.records if r.name == "wechat_async.consumer"]
+    [warning] = [r.getMessage() for r in ours if r.levelno >= logging.WARNING]
+    assert f"127.0.0.1:{redis_server.port}" in warning
+    assert "did not answer within 0.3s" in warning
+    assert any("reaches its state again" in r.getMessage() for r in ours)
+    assert handler.seen == ids  # handled once, after Redis answered again
