@@ -309,6 +309,37 @@ def _text_param(value: object, name: str) -> bytes:
     raise SignatureInputError(f"{name} must be a str or int, got {type(value).__name__}")
 
 
+def check_freshness(
+    timestamp: object, max_age: float, *, now: float | None = None, what: str = "timestamp"
+) -> int:
+    """Judge a signed timestamp against a window of ``max_age`` seconds around ``now``.
+
+    Returns the timestamp as an int. ``now`` is ``time.time()`` unless given. Call
+    it only once the signature has vouched for the timestamp (a str or an int).
+
+    Raises:
+        SignatureInputError: ``timestamp`` is not a str or int of decimal digits.
+        StaleTimestampError: ``timestamp`` is older than ``max_age``, or further ahead.
+    """
+    if type(timestamp) is int:
+        value = timestamp
+    else:
+        raw = _text_param(timestamp, "timestamp")
+        if _DIGITS.fullmatch(raw) is None:
+            raise SignatureInputError("timestamp is not a decimal number of seconds")
+        value = int(raw)
+    if now is None:
+        now = time.time()
+    # int against float compares exactly, with no overflow for huge values.
+    if now - max_age <= value <= now + max_age:
+        return value
+    # Integer arithmetic: a hostile 400-digit int must not overflow a float.
+    skew = value - int(now)
+    shown = f"{abs(skew)} s" if abs(skew) < 10**12 else "far"
+    where = "old" if skew < 0 else "ahead of this clock"
+    raise StaleTimestampError(f"{what} is {shown} {where}, outside max_age={max_age:g} s")
+
+
 class MessageCrypto:
     """Verify, decrypt and encrypt WeChat callbacks (the WXBizMsgCrypt scheme).
 
@@ -420,26 +451,8 @@ class MessageCrypto:
 
     def _check_fresh(self, timestamp: object) -> None:
         """Judge a timestamp the signature has just vouched for against ``max_age``."""
-        max_age = self._max_age
-        if max_age is None:
-            return
-        if type(timestamp) is int:
-            value = timestamp
-        else:
-            # _check_signature has accepted it, so it is a str here.
-            raw = _text_param(timestamp, "timestamp")
-            if _DIGITS.fullmatch(raw) is None:
-                raise SignatureInputError("timestamp is not a decimal number of seconds")
-            value = int(raw)
-        now = time.time()
-        # int against float compares exactly, with no overflow for huge values.
-        if now - max_age <= value <= now + max_age:
-            return
-        # Integer arithmetic: a hostile 400-digit int must not overflow a float.
-        skew = value - int(now)
-        shown = f"{abs(skew)} s" if abs(skew) < 10**12 else "far"
-        where = "old" if skew < 0 else "ahead of this clock"
-        raise StaleTimestampError(f"timestamp is {shown} {where}, outside max_age={max_age:g} s")
+        if self._max_age is not None:
+            check_freshness(timestamp, self._max_age)
 
     # -- decryption ------------------------------------------------------------
 

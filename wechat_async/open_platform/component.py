@@ -58,8 +58,7 @@ from wechat_async.callbacks import parse_xml
 from wechat_async.crypto import (
     MessageParseError,
     ReplayedMessageError,
-    SignatureInputError,
-    StaleTimestampError,
+    check_freshness,
 )
 from wechat_async.errors import (
     APIError,
@@ -133,8 +132,6 @@ _REDIRECT: Final = re.compile(r"https?://\S+", re.IGNORECASE)
 # Documented lengths of the company code per code_type; type 2 (organization
 # code, "xxxxxxxx-x") is left to WeChat.
 _CODE_LENGTHS: Final = {1: 18, 3: 15}
-# A signed timestamp the window can judge: ASCII digits (int() takes more).
-_DIGITS: Final = re.compile(r"[0-9]{1,20}")
 
 
 def _appid(argument: str, value: object) -> str:
@@ -529,20 +526,8 @@ class Component:
         window = self._max_age
         if window is None:
             return DEFAULT_PUSH_MAX_AGE
-        if isinstance(timestamp, int):
-            signed = timestamp
-        elif _DIGITS.fullmatch(timestamp) is not None:
-            signed = int(timestamp)
-        else:
-            raise SignatureInputError("timestamp is not a decimal number of seconds")
         now = time.time()
-        if not now - window <= signed <= now + window:
-            skew = signed - int(now)
-            shown = f"{abs(skew)} s" if abs(skew) < 10**12 else "far"
-            where = "old" if skew < 0 else "ahead of this clock"
-            raise StaleTimestampError(
-                f"push timestamp is {shown} {where}, outside max_age={window:g} s"
-            )
+        signed = check_freshness(timestamp, window, now=now, what="push timestamp")
         # Refused from signed + window on; a second of slack for rounding.
         return max(1.0, signed + window - now + 1)
 
