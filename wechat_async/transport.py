@@ -304,6 +304,11 @@ def _transient(error: WeChatError) -> bool:
     return isinstance(error, HTTPStatusError) and error.status_code >= 500  # noqa: PLR2004
 
 
+def _may_repeat(policy: RetryPolicy, error: WeChatError, *, idempotent: bool) -> bool:
+    """The rule for calls that are not idempotent: sent again only if it provably never left."""
+    return idempotent or policy.retry_non_idempotent or not error.may_have_taken_effect
+
+
 def _takes_idempotent(should_retry: Callable[..., bool]) -> bool:
     """Whether a (possibly overridden) should_retry accepts the ``idempotent`` keyword."""
     try:
@@ -396,9 +401,7 @@ class RetryPolicy:
         error)``) still works: the transport then applies the rule for calls
         that are not idempotent itself, after the override said yes.
         """
-        if not _transient(error):
-            return False
-        return idempotent or self.retry_non_idempotent or not error.may_have_taken_effect
+        return _transient(error) and _may_repeat(self, error, idempotent=idempotent)
 
     def delay(self, retry: int) -> float:
         """Seconds to pause before retry number ``retry`` (1 before the second send)."""
@@ -1038,8 +1041,8 @@ class Transport:
             return policy.should_retry(error, idempotent=outgoing.idempotent)
         # An override from before the keyword existed judges the failure; the
         # rule for calls that are not idempotent still holds around it.
-        return policy.should_retry(error) and (
-            outgoing.idempotent or policy.retry_non_idempotent or not error.may_have_taken_effect
+        return policy.should_retry(error) and _may_repeat(
+            policy, error, idempotent=outgoing.idempotent
         )
 
     async def _send_once(
