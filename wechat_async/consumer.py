@@ -150,9 +150,9 @@ import random
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 
 from wechat_async._validate import integer, number, redis_prefix, text
 from wechat_async.consumer_state.base import (
@@ -221,6 +221,24 @@ class Backoff:
         """Seconds to wait after failure number ``attempt`` (1-based)."""
         delay = min(self.maximum, self.initial * self.multiplier ** max(0, attempt - 1))
         return delay * random.uniform(0.5, 1.0) if self.jitter else delay  # noqa: S311
+
+
+async def _through_cancellation(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` to its end even if the caller is cancelled meanwhile.
+
+    The cancellation then waits up to ``_STOP_TIMEOUT`` for ``work`` (cancelled
+    past that) and is raised after it: for the last writes a stream owes its
+    state, a mark or a lease release, which cut short would repeat a message or
+    hold an account for ``lease_ttl``.
+    """
+    task = asyncio.get_running_loop().create_task(work)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        done, _ = await asyncio.wait({task}, timeout=_STOP_TIMEOUT)
+        if not done:
+            task.cancel()
+        raise
 
 
 class _LeaseLostError(Exception):
@@ -658,12 +676,7 @@ class KfConsumer:
         Releasing is what a stream does last, often while `aclose` cancels it: cut
         short, the lease would stay and the next holder wait ``lease_ttl`` for it.
         """
-        releasing = asyncio.get_running_loop().create_task(self._release_now(open_kfid, owner))
-        try:
-            await asyncio.shield(releasing)
-        except asyncio.CancelledError:
-            await asyncio.wait({releasing}, timeout=_STOP_TIMEOUT)
-            raise
+        await _through_cancellation(self._release_now(open_kfid, owner))
 
     async def _release_now(self, open_kfid: str, owner: str) -> None:
         # A failure leaves the lease to lapse by itself.
@@ -813,14 +826,7 @@ class KfConsumer:
         the message again. So a cancellation (the shutdown grace is over, the
         lease was lost) waits up to ``_STOP_TIMEOUT`` for the mark to land.
         """
-        marking = asyncio.get_running_loop().create_task(self._mark(open_kfid, msgid))
-        try:
-            await asyncio.shield(marking)
-        except asyncio.CancelledError:
-            done, _ = await asyncio.wait({marking}, timeout=_STOP_TIMEOUT)
-            if not done:
-                marking.cancel()
-            raise
+        await _through_cancellation(self._mark(open_kfid, msgid))
 
     async def _mark(self, open_kfid: str, msgid: str) -> None:
         """Mark, retrying while the state is unreachable: an outage is waited out."""
