@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
+from wechat_async._redis_lua import RELEASE_IF_OWNER, px
 from wechat_async._validate import redis_prefix
 from wechat_async.consumer_state.base import ConsumerStateUnavailableError
 
@@ -34,11 +35,6 @@ __all__ = ["RedisConsumerState"]
 # Renew only while the lease still holds our owner value.
 _EXTEND = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
-return 0
-"""
-# Release by compare-and-delete: never drop a lease a later holder took.
-_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
 """
 # Fenced dedup check: -1 once the lease is not ours, else whether the msgid is marked.
@@ -91,7 +87,7 @@ class RedisConsumerState:
         self._redis = redis
         self._prefix = redis_prefix(prefix)
         self._extend = redis.register_script(_EXTEND)
-        self._release = redis.register_script(_RELEASE)
+        self._release = redis.register_script(RELEASE_IF_OWNER)
         self._seen = redis.register_script(_SEEN)
         self._mark = redis.register_script(_MARK)
         self._commit = redis.register_script(_COMMIT)
@@ -116,7 +112,7 @@ class RedisConsumerState:
             ConsumerStateUnavailableError: Redis could not be reached or answered with an error.
         """
         lease = self.key(open_kfid, "lease")
-        return bool(await self._call(self._redis.set(lease, owner, nx=True, px=_ms(ttl))))
+        return bool(await self._call(self._redis.set(lease, owner, nx=True, px=px(ttl))))
 
     async def extend(self, open_kfid: str, owner: str, ttl: float) -> bool:
         """Compare-and-extend the lease.
@@ -125,7 +121,7 @@ class RedisConsumerState:
             ConsumerStateUnavailableError: Redis could not be reached or answered with an error.
         """
         keys = [self.key(open_kfid, "lease")]
-        return bool(await self._call(self._extend(keys=keys, args=[owner, _ms(ttl)])))
+        return bool(await self._call(self._extend(keys=keys, args=[owner, px(ttl)])))
 
     async def release(self, open_kfid: str, owner: str) -> None:
         """Compare-and-delete the lease.
@@ -159,7 +155,7 @@ class RedisConsumerState:
         Raises:
             ConsumerStateUnavailableError: Redis could not be reached or answered with an error.
         """
-        args: list[str | int] = [msgid, repr(time.time() + ttl), _ms(ttl)]
+        args: list[str | int] = [msgid, repr(time.time() + ttl), px(ttl)]
         await self._call(self._mark(keys=[self.key(open_kfid, "done")], args=args))
 
     async def commit(self, open_kfid: str, owner: str, cursor: str, msgids: Sequence[str]) -> bool:
@@ -182,7 +178,7 @@ class RedisConsumerState:
         Raises:
             ConsumerStateUnavailableError: Redis could not be reached or answered with an error.
         """
-        await self._call(self._redis.set(self.key(open_kfid, "token"), token, px=_ms(ttl)))
+        await self._call(self._redis.set(self.key(open_kfid, "token"), token, px=px(ttl)))
 
     async def load_token(self, open_kfid: str) -> str | None:
         """GET the token.
@@ -214,10 +210,6 @@ def _address(redis: Redis | RedisCluster) -> str:
     if isinstance(nodes, dict) and nodes:
         return f"Redis Cluster at {', '.join(sorted(map(str, nodes)))}"
     return "Redis"
-
-
-def _ms(seconds: float) -> int:
-    return max(1, int(seconds * 1000))
 
 
 def _text(value: Any) -> str | None:  # noqa: ANN401 - redis-py's replies are untyped

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
+from wechat_async._redis_lua import RELEASE_IF_OWNER, px
 from wechat_async._validate import redis_prefix
 from wechat_async.tokens.store import Lease, StoredToken, TokenStoreUnavailableError
 
@@ -40,11 +41,6 @@ if ARGV[5] ~= '' then redis.call('hset', KEYS[1], 'refresh_at', ARGV[5]) end
 if ARGV[6] ~= '' then redis.call('hset', KEYS[1], 'use_until', ARGV[6]) end
 redis.call('pexpire', KEYS[1], ARGV[4])
 return 1
-"""
-# Release by compare-and-delete: never drop a lock that a later holder took.
-_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
 """
 # Invalidate by compare-and-delete: a token another process already replaced stays.
 _DELETE_IF = """
@@ -81,7 +77,7 @@ class RedisTokenStore:
         self._redis = redis
         self._prefix = redis_prefix(prefix)
         self._save = redis.register_script(_SAVE)
-        self._release = redis.register_script(_RELEASE)
+        self._release = redis.register_script(RELEASE_IF_OWNER)
         self._delete_if = redis.register_script(_DELETE_IF)
         self._set_if_newer = redis.register_script(_SET_IF_NEWER)
 
@@ -124,9 +120,7 @@ class RedisTokenStore:
             TokenStoreUnavailableError: Redis could not be reached or answered with an error.
         """
         lease = Lease.new()
-        ok = await self._call(
-            self._redis.set(self.lock_key(key), lease.owner, nx=True, px=max(1, int(ttl * 1000)))
-        )
+        ok = await self._call(self._redis.set(self.lock_key(key), lease.owner, nx=True, px=px(ttl)))
         return lease if ok else None
 
     async def save(self, key: str, token: StoredToken, lease: Lease) -> bool:
@@ -135,7 +129,7 @@ class RedisTokenStore:
         Raises:
             TokenStoreUnavailableError: Redis could not be reached or answered with an error.
         """
-        ttl_ms = max(1, int((token.expires_at - time.time()) * 1000))
+        ttl_ms = px(token.expires_at - time.time())
         result = await self._call(
             self._save(
                 keys=[self.token_key(key), self.lock_key(key)],
@@ -187,8 +181,8 @@ class RedisTokenStore:
         Raises:
             TokenStoreUnavailableError: Redis could not be reached or answered with an error.
         """
-        px = None if ttl is None else max(1, int(ttl * 1000))
-        await self._call(self._redis.set(self.secret_key(key), value, px=px))
+        ttl_px = None if ttl is None else px(ttl)
+        await self._call(self._redis.set(self.secret_key(key), value, px=ttl_px))
 
     async def delete_secret(self, key: str) -> None:
         """DEL the credential.
@@ -204,8 +198,9 @@ class RedisTokenStore:
         Raises:
             TokenStoreUnavailableError: Redis could not be reached or answered with an error.
         """
-        px = max(1, int(ttl * 1000))
-        return bool(await self._call(self._redis.set(self.secret_key(key), "1", nx=True, px=px)))
+        return bool(
+            await self._call(self._redis.set(self.secret_key(key), "1", nx=True, px=px(ttl)))
+        )
 
     def version_key(self, key: str) -> str:
         """The Redis key holding the version `set_secret_if_newer` last stored for ``key``."""
@@ -219,11 +214,11 @@ class RedisTokenStore:
         Raises:
             TokenStoreUnavailableError: Redis could not be reached or answered with an error.
         """
-        px = "" if ttl is None else str(max(1, int(ttl * 1000)))
+        ttl_px = "" if ttl is None else str(px(ttl))
         result = await self._call(
             self._set_if_newer(
                 keys=[self.secret_key(key), self.version_key(key)],
-                args=[str(version), "del" if value is None else "set", value or "", px],
+                args=[str(version), "del" if value is None else "set", value or "", ttl_px],
             )
         )
         return bool(result)
